@@ -1,0 +1,3 @@
+#include "error.h"
+
+G_DEFINE_QUARK(cardspool-error-quark, cs_error)

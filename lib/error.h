@@ -1,0 +1,23 @@
+/* cardspool error domain: every failure that is not a field-level validation problem. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define CS_ERROR (cs_error_quark())
+
+typedef enum {
+  CS_ERROR_FAILED,      /* anything without a more specific code */
+  CS_ERROR_IO,          /* a file could not be read or written */
+  CS_ERROR_TOO_LARGE,   /* input over a documented size limit, refused before parsing */
+  CS_ERROR_PARSE,       /* not well-formed JSON (or another syntax) */
+  CS_ERROR_INVALID,     /* validation found problems; details are in the cs_report_t */
+  CS_ERROR_DATA,        /* a catalogue or other data file is missing or malformed */
+  CS_ERROR_PHOTO,       /* a photo is damaged: its header or data cannot be decoded */
+  CS_ERROR_UNSUPPORTED, /* a well-formed input of a kind not accepted (e.g. a GIF or CMYK photo) */
+} cs_error_code_t;
+
+GQuark cs_error_quark(void);
+
+G_END_DECLS

@@ -1,0 +1,235 @@
+/* Integration: the installed-shape `cardspool` binary on real files, as an operator runs it. */
+#include <glib/gstdio.h>
+#include <string.h>
+
+#include <json-glib/json-glib.h>
+
+#include "testutil.h"
+
+typedef struct {
+  int status;
+  char *out;
+  char *err;
+} result_t;
+
+static void result_clear(result_t *r) {
+  g_free(r->out);
+  g_free(r->err);
+}
+
+/* Runs cardspool with args; env_extra is NULL or "NAME=value" strings. */
+static result_t run(const char *const *args, const char *const *env_extra) {
+  const char *exe = g_getenv("CS_TEST_CARDSPOOL");
+  g_assert_nonnull(exe);
+  g_autoptr(GPtrArray) argv = g_ptr_array_new();
+  g_ptr_array_add(argv, (char *)exe);
+  for (guint i = 0; args[i]; i++)
+    g_ptr_array_add(argv, (char *)args[i]);
+  g_ptr_array_add(argv, NULL);
+  g_auto(GStrv) env = g_get_environ();
+  env = g_environ_setenv(env, "LC_ALL", "C.UTF-8", TRUE);
+  env = g_environ_unsetenv(env, "LANGUAGE");
+  for (guint i = 0; env_extra && env_extra[i]; i++) {
+    g_auto(GStrv) kv = g_strsplit(env_extra[i], "=", 2);
+    env = g_environ_setenv(env, kv[0], kv[1], TRUE);
+  }
+  result_t r = {0};
+  g_autoptr(GError) error = NULL;
+  int wait_status = 0;
+  g_assert_true(g_spawn_sync(NULL, (char **)argv->pdata, env, G_SPAWN_DEFAULT, NULL, NULL,
+                             &r.out, &r.err, &wait_status, &error));
+  g_assert_no_error(error);
+  g_assert_true(WIFEXITED(wait_status));
+  r.status = WEXITSTATUS(wait_status);
+  g_test_message("exit %d\nstdout:\n%s\nstderr:\n%s", r.status, r.out, r.err);
+  return r;
+}
+
+static void test_examples_ok(void) {
+  g_autofree char *a = testutil_src("examples/special-operation.json");
+  g_autofree char *b = testutil_src("examples/safety-competence.json");
+  g_autofree char *c = testutil_src("examples/renewal-old-style.json");
+  g_autofree char *d = testutil_src("examples/batch.jsonl");
+  const char *args[] = {"validate", a, b, c, d, NULL};
+  result_t r = run(args, NULL);
+  g_assert_cmpint(r.status, ==, 0);
+  guint ok = 0;
+  for (const char *p = r.out; (p = strstr(p, ": OK\n")); p++)
+    ok++;
+  g_assert_cmpuint(ok, ==, 6);
+  result_clear(&r);
+}
+
+static void test_invalid_lines(void) {
+  g_autofree char *bad = testutil_src("examples/invalid/typos-and-mistakes.json");
+  const char *args[] = {"validate", bad, NULL};
+  result_t r = run(args, NULL);
+  g_assert_cmpint(r.status, ==, 1);
+  /* FILE: PATH: CODE: MESSAGE, one per line */
+  g_autofree char *want1 = g_strdup_printf("%s: $.record.issuing_authorty: json.unknown_member: "
+                                           "unknown member \"issuing_authorty\"; did you mean "
+                                           "\"issuing_authority\"?\n",
+                                           bad);
+  g_assert_nonnull(strstr(r.out, want1));
+  g_assert_nonnull(strstr(r.out, ": $.record.id_number: id_number.checksum: "));
+  g_assert_nonnull(strstr(r.out, ": $.record.item: item.category_mismatch: "));
+  g_assert_nonnull(strstr(r.out, ": $.record.valid_until: valid_until.length: "));
+  g_assert_nonnull(strstr(r.out, ": $.record.photo: photo.unreadable: "));
+  g_assert_null(strstr(r.out, "OK"));
+  result_clear(&r);
+}
+
+static void test_chinese_messages_same_codes(void) {
+  g_autofree char *bad = testutil_src("examples/invalid/typos-and-mistakes.json");
+  const char *args[] = {"validate", bad, NULL};
+  result_t en = run(args, NULL);
+  const char *zh_env[] = {"LANGUAGE=zh_CN", NULL};
+  result_t zh = run(args, zh_env);
+  /* Operators with LANG=zh_CN.UTF-8 but no generated zh_CN locale still read Chinese. */
+  const char *lang_env[] = {"LC_ALL=", "LANG=zh_CN.UTF-8", NULL};
+  result_t lang = run(args, lang_env);
+  g_assert_cmpint(zh.status, ==, 1);
+  g_assert_nonnull(strstr(zh.out, "id_number.checksum: 校验码为 8，但按前 17 位计算应为 9"));
+  g_assert_nonnull(strstr(lang.out, "校验码"));
+  /* codes and paths line up one for one */
+  g_auto(GStrv) le = g_strsplit(en.out, "\n", -1);
+  g_auto(GStrv) lz = g_strsplit(zh.out, "\n", -1);
+  g_assert_cmpuint(g_strv_length(le), ==, g_strv_length(lz));
+  for (guint i = 0; le[i]; i++) {
+    g_auto(GStrv) fe = g_strsplit(le[i], ": ", 4);
+    g_auto(GStrv) fz = g_strsplit(lz[i], ": ", 4);
+    for (guint k = 0; k < 3 && fe[k]; k++)
+      g_assert_cmpstr(fe[k], ==, fz[k]);
+    if (fe[0] && fe[1] && fe[2] && fe[3])
+      g_assert_cmpstr(fe[3], !=, fz[3]); /* every message is translated */
+  }
+  result_clear(&en);
+  result_clear(&zh);
+  result_clear(&lang);
+}
+
+static void test_json_output(void) {
+  g_autofree char *bad = testutil_src("examples/invalid/typos-and-mistakes.json");
+  g_autofree char *good = testutil_src("examples/special-operation.json");
+  const char *args[] = {"validate", "--json", good, bad, NULL};
+  result_t r = run(args, NULL);
+  g_assert_cmpint(r.status, ==, 1);
+  g_auto(GStrv) lines = g_strsplit(g_strstrip(r.out), "\n", -1);
+  g_assert_cmpuint(g_strv_length(lines), ==, 2);
+  g_autoptr(JsonNode) a = testutil_parse(lines[0]);
+  g_autoptr(JsonNode) b = testutil_parse(lines[1]);
+  g_assert_true(json_object_get_boolean_member(json_node_get_object(a), "valid"));
+  JsonObject *bo = json_node_get_object(b);
+  g_assert_false(json_object_get_boolean_member(bo, "valid"));
+  JsonArray *problems = json_object_get_array_member(bo, "problems");
+  g_assert_cmpuint(json_array_get_length(problems), >=, 6);
+  JsonObject *p0 = json_array_get_object_element(problems, 0);
+  g_assert_cmpstr(json_object_get_string_member(p0, "code"), ==, "json.unknown_member");
+  result_clear(&r);
+}
+
+static void test_jsonl_line_numbers(void) {
+  g_autofree char *dir = g_dir_make_tmp("cs-cli-XXXXXX", NULL);
+  g_autofree char *file = g_build_filename(dir, "batch.jsonl", NULL);
+  g_autofree char *good_path = testutil_src("examples/special-operation.json");
+  g_autofree char *good = NULL;
+  g_assert_true(g_file_get_contents(good_path, &good, NULL, NULL));
+  g_autoptr(JsonNode) node = testutil_parse(good);
+  g_autofree char *photo = testutil_src("examples/photos/holder-male.jpg");
+  JsonObject *rec = json_object_get_object_member(json_node_get_object(node), "record");
+  json_object_set_string_member(json_object_get_object_member(rec, "photo"), "path", photo);
+  g_autofree char *line1 = json_to_string(node, FALSE);
+  json_object_set_string_member(rec, "sex", "female");
+  g_autofree char *line3 = json_to_string(node, FALSE);
+  g_autofree char *content = g_strdup_printf("%s\n\n%s\n{broken\n", line1, line3);
+  g_assert_true(g_file_set_contents(file, content, -1, NULL));
+  const char *args[] = {"validate", file, NULL};
+  result_t r = run(args, NULL);
+  g_assert_cmpint(r.status, ==, 1);
+  g_autofree char *l1 = g_strdup_printf("%s:1: OK\n", file);
+  g_autofree char *l3 = g_strdup_printf("%s:3: $.record.sex: sex.mismatch: ", file);
+  g_autofree char *l4 = g_strdup_printf("%s:4: $: json.syntax: ", file);
+  g_assert_nonnull(strstr(r.out, l1));
+  g_assert_nonnull(strstr(r.out, l3));
+  g_assert_nonnull(strstr(r.out, l4));
+  g_assert_null(strstr(r.out, ":2:"));
+  result_clear(&r);
+  g_unlink(file);
+  g_rmdir(dir);
+}
+
+static void test_exit_codes(void) {
+  const char *none[] = {NULL};
+  result_t r = run(none, NULL);
+  g_assert_cmpint(r.status, ==, 2);
+  result_clear(&r);
+  const char *unknown[] = {"frobnicate", NULL};
+  r = run(unknown, NULL);
+  g_assert_cmpint(r.status, ==, 2);
+  result_clear(&r);
+  const char *no_files[] = {"validate", NULL};
+  r = run(no_files, NULL);
+  g_assert_cmpint(r.status, ==, 2);
+  result_clear(&r);
+  const char *bad_opt[] = {"validate", "--purpose=sell", "x.json", NULL};
+  r = run(bad_opt, NULL);
+  g_assert_cmpint(r.status, ==, 2);
+  result_clear(&r);
+  const char *missing[] = {"validate", "/nonexistent/job.json", NULL};
+  r = run(missing, NULL);
+  g_assert_cmpint(r.status, ==, 3);
+  g_assert_nonnull(strstr(r.err, "/nonexistent/job.json"));
+  result_clear(&r);
+  const char *help[] = {"--help", NULL};
+  r = run(help, NULL);
+  g_assert_cmpint(r.status, ==, 0);
+  g_assert_nonnull(strstr(r.out, "Exit codes"));
+  g_assert_nonnull(strstr(r.out, "validate"));
+  result_clear(&r);
+  /* a broken data folder is an I/O failure, not "invalid input" */
+  g_autofree char *dir = g_dir_make_tmp("cs-cli-XXXXXX", NULL);
+  g_autofree char *env_kv = g_strdup_printf("CARDSPOOL_DATADIR=%s", dir);
+  const char *env[] = {env_kv, NULL};
+  g_autofree char *good = testutil_src("examples/special-operation.json");
+  const char *args[] = {"validate", good, NULL};
+  r = run(args, env);
+  g_assert_cmpint(r.status, ==, 3);
+  g_assert_nonnull(strstr(r.err, "catalogue"));
+  result_clear(&r);
+  g_rmdir(dir);
+}
+
+static void test_register_purpose(void) {
+  g_autofree char *dir = g_dir_make_tmp("cs-cli-XXXXXX", NULL);
+  g_autofree char *file = g_build_filename(dir, "old.json", NULL);
+  g_autofree char *src = testutil_src("examples/renewal-old-style.json");
+  g_autofree char *text = NULL;
+  g_assert_true(g_file_get_contents(src, &text, NULL, NULL));
+  g_autoptr(JsonNode) node = testutil_parse(text);
+  testutil_set(node, "record.photo", NULL);
+  g_autofree char *doc = json_to_string(node, TRUE);
+  g_assert_true(g_file_set_contents(file, doc, -1, NULL));
+  const char *print[] = {"validate", "--today=2026-11-29", file, NULL};
+  result_t r = run(print, NULL);
+  g_assert_cmpint(r.status, ==, 1);
+  g_assert_nonnull(strstr(r.out, "photo.missing"));
+  result_clear(&r);
+  const char *reg[] = {"validate", "--today=2026-11-29", "--purpose=register", file, NULL};
+  r = run(reg, NULL);
+  g_assert_cmpint(r.status, ==, 0);
+  result_clear(&r);
+  g_unlink(file);
+  g_rmdir(dir);
+}
+
+int main(int argc, char **argv) {
+  g_test_init(&argc, &argv, NULL);
+  g_test_add_func("/cli/examples-ok", test_examples_ok);
+  g_test_add_func("/cli/invalid-lines", test_invalid_lines);
+  g_test_add_func("/cli/chinese-same-codes", test_chinese_messages_same_codes);
+  g_test_add_func("/cli/json-output", test_json_output);
+  g_test_add_func("/cli/jsonl-line-numbers", test_jsonl_line_numbers);
+  g_test_add_func("/cli/exit-codes", test_exit_codes);
+  g_test_add_func("/cli/register-purpose", test_register_purpose);
+  return g_test_run();
+}

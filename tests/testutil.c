@@ -1,0 +1,44 @@
+#include "testutil.h"
+
+#include <string.h>
+
+#include "idnumber.h"
+
+char *testutil_src(const char *relative) {
+  const char *root = g_getenv("CS_TEST_SRCDIR");
+  g_assert_nonnull(root);
+  return g_build_filename(root, relative, NULL);
+}
+
+JsonNode *testutil_parse(const char *text) {
+  g_autoptr(JsonParser) p = json_parser_new();
+  g_autoptr(GError) error = NULL;
+  g_assert_true(json_parser_load_from_data(p, text, -1, &error));
+  g_assert_no_error(error);
+  return json_node_copy(json_parser_get_root(p));
+}
+
+void testutil_set(JsonNode *root, const char *dotted, const char *value) {
+  g_auto(GStrv) parts = g_strsplit(dotted, ".", -1);
+  JsonObject *o = json_node_get_object(root);
+  guint n = g_strv_length(parts);
+  for (guint i = 0; i + 1 < n; i++) {
+    JsonNode *child = json_object_get_member(o, parts[i]);
+    g_assert_nonnull(child);
+    o = json_node_get_object(child);
+  }
+  if (value == NULL) {
+    json_object_remove_member(o, parts[n - 1]);
+    return;
+  }
+  json_object_set_member(o, parts[n - 1], testutil_parse(value));
+}
+
+char *testutil_to_string(JsonNode *root) { return json_to_string(root, TRUE); }
+
+char *testutil_id(const char *area, const char *birth, const char *seq) {
+  g_autofree char *first = g_strconcat(area, birth, seq, NULL);
+  g_assert_cmpuint(strlen(first), ==, 17);
+  char check[2] = {cs_id_number_check_char(first), 0};
+  return g_strconcat(first, check, NULL);
+}

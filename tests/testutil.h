@@ -1,0 +1,16 @@
+/* Shared by the test programs: where the source tree is, and JSON editing helpers. */
+#pragma once
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+/* A file in the source tree, e.g. testutil_src("examples/special-operation.json"). */
+char *testutil_src(const char *relative);
+/* Parses text or aborts the test. */
+JsonNode *testutil_parse(const char *text);
+/* Sets member (a dotted path below the root, e.g. "record.photo.path") to the JSON literal
+ * value, or removes it when value is NULL. Intermediate objects must exist. */
+void testutil_set(JsonNode *root, const char *dotted, const char *value);
+char *testutil_to_string(JsonNode *root);
+/* A valid ID number with the given 6-digit area, birth date YYYYMMDD and 3-digit sequence. */
+char *testutil_id(const char *area, const char *birth, const char *seq);

@@ -1,0 +1,78 @@
+/* cardspool: the command-line front end. `cardspool COMMAND --help` for each command. */
+#include <locale.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cardspool.h"
+#include "commands.h"
+#include "config.h"
+#include "i18n.h"
+
+static const struct {
+  const char *name;
+  int (*run)(int argc, char **argv);
+  const char *summary;
+} commands[] = {
+    {"validate", cs_cmd_validate, N_("check job files (JSON or JSON Lines) against every rule")},
+};
+
+static void usage(FILE *out) {
+  fprintf(out, _("Usage: cardspool COMMAND [OPTION…] [ARG…]\n\nCommands:\n"));
+  for (guint i = 0; i < G_N_ELEMENTS(commands); i++)
+    fprintf(out, "  %-10s %s\n", commands[i].name, _(commands[i].summary));
+  fprintf(out, _("\nExit codes:\n"
+                 "  0  success: every input is valid\n"
+                 "  1  an input was read and has problems (each printed on its own line)\n"
+                 "  2  the command line is wrong\n"
+                 "  3  a file or the data folder could not be read\n"
+                 "\n"
+                 "Messages follow the locale (LANGUAGE, LC_ALL, LC_MESSAGES, LANG): zh_CN for "
+                 "Chinese, English otherwise.\n"
+                 "Run “cardspool COMMAND --help” for a command's options.\n"));
+}
+
+/* Operators' machines often say LANG=zh_CN.UTF-8 without that locale generated: setlocale()
+ * then fails and gettext falls back to English. Keep the UTF-8 C locale for the C library and
+ * ask gettext for the language by name, so they still read Chinese. */
+static void setup_locale(void) {
+  if (setlocale(LC_ALL, "") != NULL)
+    return;
+  setlocale(LC_ALL, "C.UTF-8");
+  if (g_getenv("LANGUAGE") != NULL)
+    return;
+  const char *vars[] = {"LC_ALL", "LC_MESSAGES", "LANG"};
+  for (guint i = 0; i < G_N_ELEMENTS(vars); i++) {
+    const char *v = g_getenv(vars[i]);
+    if (v && *v) {
+      g_autofree char *lang = g_strndup(v, strcspn(v, ".@"));
+      g_setenv("LANGUAGE", lang, TRUE);
+      return;
+    }
+  }
+}
+
+int main(int argc, char **argv) {
+  setup_locale();
+  cs_i18n_init();
+  textdomain(GETTEXT_PACKAGE);
+
+  if (argc < 2) {
+    usage(stderr);
+    return CS_EXIT_USAGE;
+  }
+  if (g_str_equal(argv[1], "--help") || g_str_equal(argv[1], "-h") ||
+      g_str_equal(argv[1], "help")) {
+    usage(stdout);
+    return CS_EXIT_OK;
+  }
+  if (g_str_equal(argv[1], "--version")) {
+    printf("cardspool %s\n", CS_VERSION);
+    return CS_EXIT_OK;
+  }
+  for (guint i = 0; i < G_N_ELEMENTS(commands); i++)
+    if (g_str_equal(argv[1], commands[i].name))
+      return commands[i].run(argc - 1, argv + 1);
+  fprintf(stderr, _("cardspool: unknown command “%s”\n\n"), argv[1]);
+  usage(stderr);
+  return CS_EXIT_USAGE;
+}

@@ -1,0 +1,14 @@
+/* Private to the cardspool command: one function per subcommand. */
+#pragma once
+
+#include <glib.h>
+
+/* Exit codes, documented in `cardspool --help` and the README. */
+enum {
+  CS_EXIT_OK = 0,
+  CS_EXIT_INVALID = 1, /* input read, but problems found */
+  CS_EXIT_USAGE = 2,   /* bad command line */
+  CS_EXIT_IO = 3,      /* a file or the data folder could not be read */
+};
+
+int cs_cmd_validate(int argc, char **argv);
