@@ -1,0 +1,4 @@
+/* QR code symbols (libqrencode). Stub: being written. */
+#pragma once
+
+#include <glib.h>
