@@ -4,6 +4,7 @@
 
 #include "config.h"
 #include "error.h"
+#include "io.h"
 
 typedef struct {
   cs_catalogue_entry_t entry;
@@ -29,13 +30,7 @@ static const struct {
 };
 
 const char *cs_data_dir(void) {
-  const char *env = g_getenv("CARDSPOOL_DATADIR");
-  if (env != NULL && *env)
-    return env;
-  g_autofree char *installed = g_build_filename(CS_DATADIR, "operations.json", NULL);
-  if (g_file_test(installed, G_FILE_TEST_EXISTS))
-    return CS_DATADIR;
-  return CS_SOURCE_DATADIR;
+  return cs_resource_dir("CARDSPOOL_DATADIR", CS_DATADIR, CS_SOURCE_DATADIR, "operations.json");
 }
 
 cs_cert_type_t cs_cert_type_from_code(const char *code) {

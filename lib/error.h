@@ -16,6 +16,10 @@ typedef enum {
   CS_ERROR_DATA,        /* a catalogue or other data file is missing or malformed */
   CS_ERROR_PHOTO,       /* a photo is damaged: its header or data cannot be decoded */
   CS_ERROR_UNSUPPORTED, /* a well-formed input of a kind not accepted (e.g. a GIF or CMYK photo) */
+  CS_ERROR_FONT,        /* a pinned font file is missing or not the file the manifest names */
+  CS_ERROR_LAYOUT,      /* a layout file is malformed; the message names the file and member */
+  CS_ERROR_GLYPH,       /* a character no pinned font can draw */
+  CS_ERROR_FIT,         /* a field's text does not fit its box even at its minimum size */
 } cs_error_code_t;
 
 GQuark cs_error_quark(void);

@@ -40,3 +40,12 @@ GBytes *cs_file_read(const char *path, gsize max_bytes, GError **error) {
   }
   return g_bytes_new_take(data, len);
 }
+
+const char *cs_resource_dir(const char *env_var, const char *installed, const char *source,
+                            const char *probe_file) {
+  const char *env = g_getenv(env_var);
+  if (env != NULL && *env)
+    return env;
+  g_autofree char *probe = g_build_filename(installed, probe_file, NULL);
+  return g_file_test(probe, G_FILE_TEST_EXISTS) ? installed : source;
+}

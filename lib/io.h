@@ -10,4 +10,9 @@ G_BEGIN_DECLS
  * or CS_ERROR_TOO_LARGE (over max_bytes; nothing read). */
 GBytes *cs_file_read(const char *path, gsize max_bytes, GError **error);
 
+/* A folder of run-time resources: $env_var if set, else the installed folder if probe_file
+ * exists in it, else the source tree's folder (for running from a build directory). */
+const char *cs_resource_dir(const char *env_var, const char *installed, const char *source,
+                            const char *probe_file);
+
 G_END_DECLS

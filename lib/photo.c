@@ -1,14 +1,27 @@
 #include "photo.h"
 
+#include <math.h>
 #include <setjmp.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <jpeglib.h>
+#include <libexif/exif-data.h>
 #include <png.h>
 
 #include "error.h"
 #include "i18n.h"
+
+/* libjpeg-turbo writes rows straight into a cairo RGB24 surface: native-endian 0x00RRGGBB. */
+#ifndef JCS_EXTENSIONS
+#error "libjpeg-turbo (JCS_EXT_* colour spaces) is required"
+#endif
+#if G_BYTE_ORDER == G_LITTLE_ENDIAN
+#define JCS_CAIRO_RGB24 JCS_EXT_BGRX
+#else
+#define JCS_CAIRO_RGB24 JCS_EXT_XRGB
+#endif
 
 cs_photo_format_t cs_photo_sniff(const guint8 *d, gsize n) {
   if (n >= 3 && d[0] == 0xFF && d[1] == 0xD8 && d[2] == 0xFF)
@@ -47,6 +60,48 @@ static gboolean check_limits(const cs_photo_info_t *info, const cs_photo_limits_
   return TRUE;
 }
 
+/* Probe reads the header; verify also decodes every row into one scratch row; decode keeps
+ * the rows in a surface. One path for all three, so what verify accepts, decode can draw. */
+typedef enum { RUN_PROBE, RUN_VERIFY, RUN_DECODE } run_mode_t;
+
+typedef struct {
+  cairo_surface_t *surface; /* pixels as stored */
+  int orientation;          /* EXIF 1-8, still to apply */
+} decoded_t;
+
+/* NULL with error set when cairo cannot allocate it (beyond 32767 px a side, or memory). */
+static cairo_surface_t *new_surface(guint width, guint height, GError **error) {
+  cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, (int)width, (int)height);
+  cairo_status_t status = cairo_surface_status(s);
+  if (status != CAIRO_STATUS_SUCCESS) {
+    cairo_surface_destroy(s);
+    g_set_error(error, CS_ERROR, CS_ERROR_FAILED, "cannot allocate a %u × %u image: %s", width,
+                height, cairo_status_to_string(status));
+    return NULL;
+  }
+  cairo_surface_flush(s); /* we write its pixels directly */
+  return s;
+}
+
+/* The Orientation tag of IFD0 in an APP1 "Exif\0\0" payload; 1 (upright) when absent or odd. */
+static int exif_orientation(const guint8 *data, gsize length) {
+  ExifData *exif = exif_data_new();
+  if (exif == NULL)
+    return 1;
+  /* Reading one tag: do not let libexif "fix" the data by adding default entries. */
+  exif_data_unset_option(exif, EXIF_DATA_OPTION_FOLLOW_SPECIFICATION);
+  exif_data_load_data(exif, data, (unsigned int)MIN(length, G_MAXUINT));
+  int orientation = 1;
+  ExifEntry *e = exif_content_get_entry(exif->ifd[EXIF_IFD_0], EXIF_TAG_ORIENTATION);
+  if (e != NULL && e->format == EXIF_FORMAT_SHORT && e->components >= 1 && e->size >= 2) {
+    ExifShort v = exif_get_short(e->data, exif_data_get_byte_order(exif));
+    if (v >= 1 && v <= 8)
+      orientation = v;
+  }
+  exif_data_unref(exif);
+  return orientation;
+}
+
 /* ---- JPEG (libjpeg-turbo) ---- */
 
 typedef struct {
@@ -68,15 +123,22 @@ static void jpeg_on_message(j_common_ptr cinfo, int level) {
     cinfo->err->format_message(cinfo, e->message);
 }
 
+static int jpeg_orientation(j_decompress_ptr cinfo) {
+  for (jpeg_saved_marker_ptr m = cinfo->marker_list; m != NULL; m = m->next)
+    if (m->marker == JPEG_APP0 + 1 && m->data_length >= 6 && memcmp(m->data, "Exif\0\0", 6) == 0)
+      return exif_orientation(m->data, m->data_length);
+  return 1;
+}
+
 static gboolean jpeg_run(GBytes *data, const cs_photo_limits_t *limits, cs_photo_info_t *info,
-                         gboolean decode, GError **error) {
+                         run_mode_t mode, decoded_t *out, GError **error) {
   struct jpeg_decompress_struct cinfo;
   jpeg_err_t err = {0};
-  JSAMPARRAY row = NULL;
   gsize len = 0;
   const guint8 *bytes = g_bytes_get_data(data, &len);
   /* volatile: read after longjmp */
   volatile gboolean header_ok = FALSE;
+  cairo_surface_t *volatile surface = NULL;
 
   cinfo.err = jpeg_std_error(&err.mgr);
   err.mgr.error_exit = jpeg_on_error;
@@ -85,11 +147,15 @@ static gboolean jpeg_run(GBytes *data, const cs_photo_limits_t *limits, cs_photo
     g_set_error(error, CS_ERROR, CS_ERROR_PHOTO,
                 header_ok ? _("the JPEG data is damaged: %s") : _("the JPEG header is damaged: %s"),
                 err.message);
+    if (surface != NULL)
+      cairo_surface_destroy(surface);
     jpeg_destroy_decompress(&cinfo);
     return FALSE;
   }
   jpeg_create_decompress(&cinfo);
   jpeg_mem_src(&cinfo, bytes, (unsigned long)len);
+  if (mode == RUN_DECODE)
+    jpeg_save_markers(&cinfo, JPEG_APP0 + 1, 0xFFFF);
   jpeg_read_header(&cinfo, TRUE);
   header_ok = TRUE;
   info->format = CS_PHOTO_JPEG;
@@ -105,23 +171,44 @@ static gboolean jpeg_run(GBytes *data, const cs_photo_limits_t *limits, cs_photo
     jpeg_destroy_decompress(&cinfo);
     return FALSE;
   }
-  if (decode) {
-    cinfo.out_color_space = JCS_RGB;
-    jpeg_start_decompress(&cinfo);
-    row = (*cinfo.mem->alloc_sarray)((j_common_ptr)&cinfo, JPOOL_IMAGE,
-                                     cinfo.output_width * cinfo.output_components, 1);
-    while (cinfo.output_scanline < cinfo.output_height)
-      jpeg_read_scanlines(&cinfo, row, 1);
-    jpeg_finish_decompress(&cinfo);
-    if (err.warnings > 0) {
-      /* libjpeg pads a truncated file with grey and only warns: for a card that is damage */
-      g_set_error(error, CS_ERROR, CS_ERROR_PHOTO, _("the JPEG data is damaged: %s"),
-                  err.message);
+  if (mode == RUN_PROBE) {
+    jpeg_destroy_decompress(&cinfo);
+    return TRUE;
+  }
+  cinfo.out_color_space = JCS_CAIRO_RGB24; /* greyscale too: libjpeg replicates it */
+  if (mode == RUN_DECODE) {
+    out->orientation = jpeg_orientation(&cinfo);
+    surface = new_surface(info->width, info->height, error);
+    if (surface == NULL) {
       jpeg_destroy_decompress(&cinfo);
       return FALSE;
     }
   }
+  jpeg_start_decompress(&cinfo);
+  g_assert(cinfo.output_components == 4 && cinfo.output_width == info->width);
+  guint8 *pixels = surface != NULL ? cairo_image_surface_get_data(surface) : NULL;
+  int stride = surface != NULL ? cairo_image_surface_get_stride(surface) : 0;
+  JSAMPARRAY scratch = surface != NULL ? NULL
+                                       : (*cinfo.mem->alloc_sarray)((j_common_ptr)&cinfo,
+                                                                    JPOOL_IMAGE,
+                                                                    cinfo.output_width * 4, 1);
+  while (cinfo.output_scanline < cinfo.output_height) {
+    JSAMPROW row = pixels != NULL ? pixels + (gsize)cinfo.output_scanline * stride : scratch[0];
+    jpeg_read_scanlines(&cinfo, &row, 1);
+  }
+  jpeg_finish_decompress(&cinfo);
   jpeg_destroy_decompress(&cinfo);
+  if (err.warnings > 0) {
+    /* libjpeg pads a truncated file with grey and only warns: for a card that is damage */
+    g_set_error(error, CS_ERROR, CS_ERROR_PHOTO, _("the JPEG data is damaged: %s"), err.message);
+    if (surface != NULL)
+      cairo_surface_destroy(surface);
+    return FALSE;
+  }
+  if (surface != NULL) {
+    cairo_surface_mark_dirty(surface);
+    out->surface = surface;
+  }
   return TRUE;
 }
 
@@ -149,14 +236,49 @@ static void png_on_error(png_structp png, png_const_charp msg) {
 
 static void png_on_warning(png_structp png, png_const_charp msg) {}
 
+/* The eXIf chunk, before or after the image data; 1 without one. */
+static int png_orientation(png_structp png, png_infop pinfo) {
+  png_uint_32 length = 0;
+  png_bytep exif = NULL;
+  if ((png_get_eXIf_1(png, pinfo, &length, &exif) & PNG_INFO_eXIf) == 0 || length == 0)
+    return 1;
+  /* eXIf holds the bare TIFF structure; libexif wants it as in a JPEG APP1 segment */
+  g_autofree guint8 *app1 = g_malloc(6 + (gsize)length);
+  memcpy(app1, "Exif\0\0", 6);
+  memcpy(app1 + 6, exif, length);
+  return exif_orientation(app1, 6 + (gsize)length);
+}
+
+static guint over_white(guint c, guint a) {
+  return (c * a + 255 * (255 - a) + 127) / 255;
+}
+
+/* In place: libpng's R, G, B, A bytes become cairo RGB24 pixels, composited over white. */
+static void rgba_to_rgb24(guint8 *pixels, int stride, guint width, guint height) {
+  for (guint y = 0; y < height; y++) {
+    guint8 *p = pixels + (gsize)y * stride;
+    guint32 *q = (guint32 *)(void *)p;
+    for (guint x = 0; x < width; x++) {
+      guint r = p[4 * x], g = p[4 * x + 1], b = p[4 * x + 2], a = p[4 * x + 3];
+      if (a != 255) {
+        r = over_white(r, a);
+        g = over_white(g, a);
+        b = over_white(b, a);
+      }
+      q[x] = 0xFF000000u | r << 16 | g << 8 | b;
+    }
+  }
+}
+
 static gboolean png_run(GBytes *data, const cs_photo_limits_t *limits, cs_photo_info_t *info,
-                        gboolean decode, GError **error) {
+                        run_mode_t mode, decoded_t *out, GError **error) {
   png_src_t src = {0};
   src.data = g_bytes_get_data(data, &src.length);
   png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &src, png_on_error,
                                            png_on_warning);
   png_infop pinfo = png ? png_create_info_struct(png) : NULL;
   guint8 *volatile row = NULL;
+  cairo_surface_t *volatile surface = NULL;
   volatile gboolean header_ok = FALSE;
   if (pinfo == NULL) {
     png_destroy_read_struct(&png, NULL, NULL);
@@ -168,6 +290,8 @@ static gboolean png_run(GBytes *data, const cs_photo_limits_t *limits, cs_photo_
                 header_ok ? _("the PNG data is damaged: %s") : _("the PNG header is damaged: %s"),
                 src.message);
     g_free(row);
+    if (surface != NULL)
+      cairo_surface_destroy(surface);
     png_destroy_read_struct(&png, &pinfo, NULL);
     return FALSE;
   }
@@ -181,17 +305,35 @@ static gboolean png_run(GBytes *data, const cs_photo_limits_t *limits, cs_photo_
   info->width = png_get_image_width(png, pinfo);
   info->height = png_get_image_height(png, pinfo);
   gboolean ok = check_limits(info, limits, error);
-  if (ok && decode) {
+  if (ok && mode != RUN_PROBE) {
+    /* Every kind of PNG becomes 8-bit RGBA: 4 bytes a pixel, like cairo's RGB24, so rows can
+     * be read into the surface and converted in place. */
     png_set_expand(png);
-    png_set_strip_16(png);
+    png_set_scale_16(png);
     png_set_gray_to_rgb(png);
+    png_set_add_alpha(png, 0xFF, PNG_FILLER_AFTER);
     int passes = png_set_interlace_handling(png);
     png_read_update_info(png, pinfo);
-    row = g_malloc(png_get_rowbytes(png, pinfo));
-    for (int p = 0; p < passes; p++)
-      for (guint y = 0; y < info->height; y++)
-        png_read_row(png, row, NULL);
-    png_read_end(png, NULL);
+    g_assert(png_get_rowbytes(png, pinfo) == (gsize)info->width * 4);
+    if (mode == RUN_DECODE)
+      ok = (surface = new_surface(info->width, info->height, error)) != NULL;
+    else
+      row = g_malloc((gsize)info->width * 4);
+    if (ok) {
+      guint8 *pixels = surface != NULL ? cairo_image_surface_get_data(surface) : NULL;
+      int stride = surface != NULL ? cairo_image_surface_get_stride(surface) : 0;
+      /* Interlaced, each pass adds pixels to the rows of the one before: keep them all */
+      for (int p = 0; p < passes; p++)
+        for (guint y = 0; y < info->height; y++)
+          png_read_row(png, pixels != NULL ? pixels + (gsize)y * stride : row, NULL);
+      png_read_end(png, pinfo);
+      if (surface != NULL) {
+        rgba_to_rgb24(pixels, stride, info->width, info->height);
+        cairo_surface_mark_dirty(surface);
+        out->orientation = png_orientation(png, pinfo);
+        out->surface = surface;
+      }
+    }
   }
   g_free(row);
   png_destroy_read_struct(&png, &pinfo, NULL);
@@ -199,7 +341,7 @@ static gboolean png_run(GBytes *data, const cs_photo_limits_t *limits, cs_photo_
 }
 
 static gboolean run(GBytes *data, const cs_photo_limits_t *limits, cs_photo_info_t *info,
-                    gboolean decode, GError **error) {
+                    run_mode_t mode, decoded_t *out, GError **error) {
   cs_photo_info_t local;
   info = info ? info : &local;
   memset(info, 0, sizeof *info);
@@ -213,9 +355,9 @@ static gboolean run(GBytes *data, const cs_photo_limits_t *limits, cs_photo_info
   }
   switch (cs_photo_sniff(bytes, len)) {
   case CS_PHOTO_JPEG:
-    return jpeg_run(data, limits, info, decode, error);
+    return jpeg_run(data, limits, info, mode, out, error);
   case CS_PHOTO_PNG:
-    return png_run(data, limits, info, decode, error);
+    return png_run(data, limits, info, mode, out, error);
   case CS_PHOTO_UNKNOWN:
     break;
   }
@@ -226,11 +368,146 @@ static gboolean run(GBytes *data, const cs_photo_limits_t *limits, cs_photo_info
 gboolean cs_photo_probe(GBytes *data, const cs_photo_limits_t *limits, cs_photo_info_t *info,
                         GError **error) {
   cs_i18n_init();
-  return run(data, limits, info, FALSE, error);
+  return run(data, limits, info, RUN_PROBE, NULL, error);
 }
 
 gboolean cs_photo_verify(GBytes *data, const cs_photo_limits_t *limits, cs_photo_info_t *info,
                          GError **error) {
   cs_i18n_init();
-  return run(data, limits, info, TRUE, error);
+  return run(data, limits, info, RUN_VERIFY, NULL, error);
+}
+
+/* ---- Decoding for the renderer ---- */
+
+/* Turns the pixels as stored upright. Takes src; returns it as it is for orientation 1. */
+static cairo_surface_t *orient(cairo_surface_t *src, int orientation, GError **error) {
+  /* For destination pixel (x, y) the source column is x0 + xx * x + xy * y, the row likewise;
+   * x0 and y0 are 0 for the first column or row, 1 for the last. */
+  static const struct {
+    int x0, xx, xy, y0, yx, yy;
+  } map[9] = {
+    [2] = {1, -1, 0, 0, 0, 1},  /* mirrored left to right */
+    [3] = {1, -1, 0, 1, 0, -1}, /* turned 180° */
+    [4] = {0, 1, 0, 1, 0, -1},  /* mirrored top to bottom */
+    [5] = {0, 0, 1, 0, 1, 0},   /* transposed */
+    [6] = {0, 0, 1, 1, -1, 0},  /* to be turned 90° clockwise */
+    [7] = {1, 0, -1, 1, -1, 0}, /* transversed */
+    [8] = {1, 0, -1, 0, 1, 0},  /* to be turned 90° anticlockwise */
+  };
+  if (orientation < 2 || orientation > 8)
+    return src;
+  int w = cairo_image_surface_get_width(src), h = cairo_image_surface_get_height(src);
+  gboolean swap = orientation >= 5;
+  cairo_surface_t *dst = new_surface(swap ? h : w, swap ? w : h, error);
+  if (dst == NULL) {
+    cairo_surface_destroy(src);
+    return NULL;
+  }
+  const guint32 *s = (const guint32 *)(void *)cairo_image_surface_get_data(src);
+  guint8 *d = cairo_image_surface_get_data(dst);
+  ptrdiff_t ss = cairo_image_surface_get_stride(src) / 4;
+  int ds = cairo_image_surface_get_stride(dst);
+  int dw = cairo_image_surface_get_width(dst), dh = cairo_image_surface_get_height(dst);
+  ptrdiff_t origin = (map[orientation].x0 ? w - 1 : 0) + (map[orientation].y0 ? h - 1 : 0) * ss;
+  ptrdiff_t step_x = map[orientation].xx + map[orientation].yx * ss;
+  ptrdiff_t step_y = map[orientation].xy + map[orientation].yy * ss;
+  for (int y = 0; y < dh; y++) {
+    guint32 *row = (guint32 *)(void *)(d + (gsize)y * ds);
+    ptrdiff_t i = origin + y * step_y;
+    for (int x = 0; x < dw; x++, i += step_x)
+      row[x] = s[i];
+  }
+  cairo_surface_mark_dirty(dst);
+  cairo_surface_destroy(src);
+  return dst;
+}
+
+cairo_surface_t *cs_photo_decode(GBytes *data, const cs_photo_limits_t *limits, GError **error) {
+  cs_i18n_init();
+  decoded_t out = {NULL, 1};
+  if (!run(data, limits, NULL, RUN_DECODE, &out, error))
+    return NULL;
+  return orient(out.surface, out.orientation, error);
+}
+
+cairo_surface_t *cs_photo_fit(cairo_surface_t *photo, int width, int height) {
+  g_return_val_if_fail(photo != NULL, NULL);
+  g_return_val_if_fail(cairo_surface_get_type(photo) == CAIRO_SURFACE_TYPE_IMAGE, NULL);
+  g_return_val_if_fail(width > 0 && height > 0, NULL);
+  int pw = cairo_image_surface_get_width(photo), ph = cairo_image_surface_get_height(photo);
+  g_return_val_if_fail(pw > 0 && ph > 0, NULL);
+
+  /* The largest centred part of the photo with the box's aspect ratio */
+  double cw = pw, ch = ph;
+  if ((double)pw * height > (double)ph * width)
+    cw = (double)ph * width / height;
+  else
+    ch = (double)pw * height / width;
+  /* cairo 1.16 caps its box filter at 16 source pixels: a bigger shrink would skip pixels and
+   * alias, so go there through an intermediate size. */
+  double shrink = cw / width;
+  if (shrink > 16) {
+    int k = (int)ceil(shrink / 16);
+    cairo_surface_t *mid = cs_photo_fit(photo, width * k, height * k);
+    cairo_surface_t *fitted = cs_photo_fit(mid, width, height);
+    cairo_surface_destroy(mid);
+    return fitted;
+  }
+
+  cairo_surface_t *fitted = cairo_image_surface_create(CAIRO_FORMAT_RGB24, width, height);
+  cairo_t *cr = cairo_create(fitted);
+  cairo_scale(cr, width / cw, height / ch);
+  cairo_translate(cr, -(pw - cw) / 2, -(ph - ch) / 2);
+  cairo_set_source_surface(cr, photo, 0, 0);
+  cairo_pattern_t *source = cairo_get_source(cr);
+  /* GOOD: a box filter (area average) when shrinking, bilinear otherwise */
+  cairo_pattern_set_filter(source, CAIRO_FILTER_GOOD);
+  /* The filter reaches past the photo's edge; PAD keeps the border from fading to black */
+  cairo_pattern_set_extend(source, CAIRO_EXTEND_PAD);
+  cairo_set_operator(cr, CAIRO_OPERATOR_SOURCE);
+  cairo_paint(cr);
+  cairo_destroy(cr);
+  return fitted;
+}
+
+GBytes *cs_photo_encode_jpeg(cairo_surface_t *image, int quality, GError **error) {
+  struct jpeg_compress_struct cinfo;
+  jpeg_err_t err = {0};
+  unsigned char *volatile out = NULL;
+  unsigned long out_len = 0;
+  cinfo.err = jpeg_std_error(&err.mgr);
+  err.mgr.error_exit = jpeg_on_error;
+  if (setjmp(err.jump)) {
+    jpeg_destroy_compress(&cinfo);
+    free(out);
+    g_set_error(error, CS_ERROR, CS_ERROR_FAILED, "JPEG encoding failed: %s", err.message);
+    return NULL;
+  }
+  jpeg_create_compress(&cinfo);
+  unsigned char *dest = NULL;
+  jpeg_mem_dest(&cinfo, &dest, &out_len);
+  cinfo.image_width = (JDIMENSION)cairo_image_surface_get_width(image);
+  cinfo.image_height = (JDIMENSION)cairo_image_surface_get_height(image);
+  cinfo.input_components = 4;
+  /* cairo RGB24 is a native-endian 0x00RRGGBB word */
+  cinfo.in_color_space = G_BYTE_ORDER == G_LITTLE_ENDIAN ? JCS_EXT_BGRX : JCS_EXT_XRGB;
+  jpeg_set_defaults(&cinfo);
+  jpeg_set_quality(&cinfo, quality, TRUE);
+  for (int c = 0; c < cinfo.num_components; c++)
+    cinfo.comp_info[c].h_samp_factor = cinfo.comp_info[c].v_samp_factor = 1;
+  cairo_surface_flush(image);
+  const unsigned char *data = cairo_image_surface_get_data(image);
+  int stride = cairo_image_surface_get_stride(image);
+  jpeg_start_compress(&cinfo, TRUE);
+  out = dest;
+  while (cinfo.next_scanline < cinfo.image_height) {
+    JSAMPROW row = (JSAMPROW)(data + (gsize)cinfo.next_scanline * stride);
+    jpeg_write_scanlines(&cinfo, &row, 1);
+  }
+  jpeg_finish_compress(&cinfo);
+  out = dest;
+  jpeg_destroy_compress(&cinfo);
+  GBytes *bytes = g_bytes_new(out, out_len);
+  free(out);
+  return bytes;
 }

@@ -2,6 +2,7 @@
  * before any pixel is decoded, so a decompression bomb is refused for the cost of a header. */
 #pragma once
 
+#include <cairo.h>
 #include <glib.h>
 
 G_BEGIN_DECLS
@@ -37,5 +38,19 @@ gboolean cs_photo_probe(GBytes *data, const cs_photo_limits_t *limits, cs_photo_
 /* Probe, then decode every row and discard it: catches truncated and corrupt files. */
 gboolean cs_photo_verify(GBytes *data, const cs_photo_limits_t *limits, cs_photo_info_t *info,
                          GError **error);
+
+/* Checks as cs_photo_verify() does and decodes into a new opaque CAIRO_FORMAT_RGB24 surface,
+ * upright: the EXIF orientation is applied (JPEG APP1 "Exif", PNG eXIf). Greyscale becomes RGB,
+ * 16-bit PNG 8-bit, transparency is composited over white; colour values are kept (treated as
+ * sRGB, ICC profiles are not converted). Errors as cs_photo_verify(). Free the result with
+ * cairo_surface_destroy(). */
+cairo_surface_t *cs_photo_decode(GBytes *data, const cs_photo_limits_t *limits, GError **error);
+/* A new RGB24 surface of exactly width x height pixels: photo (an opaque image surface, as from
+ * cs_photo_decode()) centre-cropped to that aspect ratio and resampled, area-averaged when
+ * shrinking so that fine patterns do not alias. */
+cairo_surface_t *cs_photo_fit(cairo_surface_t *photo, int width, int height);
+/* Baseline JPEG of an RGB24 image surface (4:4:4, so colour edges stay sharp), for embedding in
+ * PDF without re-compressing raw pixels. Deterministic: no time stamps. */
+GBytes *cs_photo_encode_jpeg(cairo_surface_t *image, int quality, GError **error);
 
 G_END_DECLS

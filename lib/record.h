@@ -88,6 +88,12 @@ char *cs_job_to_string(const cs_job_t *job); /* pretty, 2-space indent, trailing
 
 const char *cs_sex_to_code(cs_sex_t sex);
 
+/* The text a layout field prints (record-fields.c), e.g. "name" -> "张建国", "item" ->
+ * "低压电工作业", "validity" -> "2024-06-18至2030-06-18". zh_dates: 2024年06月18日. An empty
+ * string when the record has no value; NULL for a field name layouts do not know. */
+char *cs_record_field_text(const cs_record_t *record, const cs_catalogue_t *catalogue,
+                           const char *field, gboolean zh_dates);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(cs_record_t, cs_record_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(cs_job_t, cs_job_free)
 

@@ -386,8 +386,16 @@ static void check_photo(ctx_t *c, const cs_record_t *r) {
   }
   g_autoptr(GError) error = NULL;
   g_autoptr(GBytes) data = cs_record_load_photo(r, c->opt->photo_limits.max_bytes, &error);
-  cs_photo_info_t info;
-  if (data == NULL || !cs_photo_verify(data, &c->opt->photo_limits, &info, &error)) {
+  /* decoded, not just verified: the resolution that counts is the upright photo's, after
+   * its EXIF orientation (a portrait stored sideways has its sides swapped) */
+  cairo_surface_t *upright = data ? cs_photo_decode(data, &c->opt->photo_limits, &error) : NULL;
+  cs_photo_info_t info = {0};
+  if (upright) {
+    info.width = (guint)cairo_image_surface_get_width(upright);
+    info.height = (guint)cairo_image_surface_get_height(upright);
+    cairo_surface_destroy(upright);
+  }
+  if (upright == NULL) {
     const char *code = "photo.corrupt";
     if (g_error_matches(error, CS_ERROR, CS_ERROR_IO))
       code = "photo.unreadable";

@@ -9,6 +9,9 @@ cd "$src"
 xgettext --from-code=UTF-8 --keyword=_ --keyword=N_ --keyword=C_:1c,2 --add-comments \
   --files-from=po/POTFILES.in -o "$tmp/cardspool.pot" 2>"$tmp/xgettext.log"
 msgmerge --quiet --no-fuzzy-matching "po/zh_CN.po" "$tmp/cardspool.pot" -o "$tmp/zh_CN.po"
+if ! msgfmt -c -o /dev/null "$tmp/zh_CN.po" 2>"$tmp/check.log"; then
+    echo "1..1"; echo "not ok 1 - zh_CN catalogue: $(cat "$tmp/check.log")"; exit 1
+fi
 stats=$(msgfmt --statistics -o /dev/null "$tmp/zh_CN.po" 2>&1)
 echo "1..1"
 case "$stats" in

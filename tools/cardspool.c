@@ -14,6 +14,8 @@ static const struct {
   const char *summary;
 } commands[] = {
     {"validate", cs_cmd_validate, N_("check job files (JSON or JSON Lines) against every rule")},
+    {"render", cs_cmd_render,
+     N_("render cards: PDF, PNG previews, printer planes, electronic certificate, paper print")},
 };
 
 static void usage(FILE *out) {

@@ -16,19 +16,6 @@ typedef struct {
   guint n_invalid;
 } run_t;
 
-/* One line per problem: FILE[:LINE]: PATH: CODE: MESSAGE */
-static void print_text(const char *where, const cs_report_t *report, gboolean quiet) {
-  if (cs_report_count(report) == 0) {
-    if (!quiet)
-      printf("%s: OK\n", where);
-    return;
-  }
-  for (guint i = 0; i < cs_report_count(report); i++) {
-    const cs_problem_t *p = cs_report_get(report, i);
-    printf("%s: %s: %s: %s\n", where, p->path, p->code, p->message);
-  }
-}
-
 static void print_json(const char *file, guint line, const cs_report_t *report) {
   g_autoptr(JsonBuilder) b = json_builder_new();
   json_builder_begin_object(b);
@@ -69,7 +56,7 @@ static void finish(run_t *run, const char *file, guint line, cs_job_t *job, cs_r
     print_json(file, line, report);
   } else {
     g_autofree char *where = line ? g_strdup_printf("%s:%u", file, line) : g_strdup(file);
-    print_text(where, report, run->quiet);
+    cs_tool_print_report(where, report, run->quiet);
   }
 }
 

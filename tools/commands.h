@@ -11,4 +11,10 @@ enum {
   CS_EXIT_IO = 3,      /* a file or the data folder could not be read */
 };
 
+#include "report.h"
+
 int cs_cmd_validate(int argc, char **argv);
+int cs_cmd_render(int argc, char **argv);
+
+/* One line per problem, FILE[:LINE]: JSON-PATH: CODE: MESSAGE; or "FILE: OK" unless quiet. */
+void cs_tool_print_report(const char *where, const cs_report_t *report, gboolean quiet);

@@ -1,0 +1,14 @@
+/* Artwork drawn by code: the fine-line guilloche security patterns of the card backgrounds.
+ * Deterministic: the same parameters draw the same lines, bit for bit. */
+#pragma once
+
+#include <cairo.h>
+
+#include "layout.h"
+
+G_BEGIN_DECLS
+
+/* Strokes the element's pattern inside its box (user space in mm), in the current source. */
+void cs_artwork_guilloche(cairo_t *cr, const cs_element_t *element);
+
+G_END_DECLS

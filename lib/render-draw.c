@@ -1,0 +1,333 @@
+/* Drawing a laid-out side on a cairo context whose user space is millimetres. Which elements a
+ * target draws follows their panel: colour elements make the colour panel, K elements the
+ * resin-black panel (always black: resin has one colour), overlay elements the overlay mask. */
+#include <math.h>
+
+#include "artwork.h"
+#include "render-private.h"
+
+static gboolean wanted(const cs_element_t *e, cs_render_target_t target) {
+  switch (target) {
+  case CS_RENDER_COMPOSITE:
+    return e->panel != CS_PANEL_OVERLAY;
+  case CS_RENDER_COLOUR:
+    return e->panel == CS_PANEL_COLOUR;
+  case CS_RENDER_K:
+    return e->panel == CS_PANEL_K;
+  case CS_RENDER_OVERLAY:
+    return e->panel == CS_PANEL_OVERLAY;
+  }
+  return FALSE;
+}
+
+/* Black for K and overlay: the panel decides the colour, not the layout's colour. */
+static gboolean forced_black(const cs_element_t *e, cs_render_target_t target) {
+  return e->panel != CS_PANEL_COLOUR || target == CS_RENDER_K || target == CS_RENDER_OVERLAY;
+}
+
+static void set_paint(cairo_t *cr, const cs_paint_t *p, const cs_element_t *e,
+                      cs_render_target_t target) {
+  if (forced_black(e, target)) {
+    cairo_set_source_rgb(cr, 0, 0, 0);
+    return;
+  }
+  if (p->n_stops <= 1) {
+    const cs_colour_t *c = &p->colours[0];
+    cairo_set_source_rgba(cr, c->r, c->g, c->b, c->a);
+    return;
+  }
+  cairo_pattern_t *pat;
+  if (p->radial) {
+    double cx = e->x + e->w / 2, cy = e->y + e->h / 2;
+    pat = cairo_pattern_create_radial(cx, cy, 0, cx, cy, hypot(e->w, e->h) / 2);
+  } else {
+    /* a line through the box centre at the angle, long enough to span the box */
+    double a = p->angle_deg * G_PI / 180, dx = cos(a), dy = sin(a);
+    double half = (fabs(dx) * e->w + fabs(dy) * e->h) / 2;
+    double cx = e->x + e->w / 2, cy = e->y + e->h / 2;
+    pat = cairo_pattern_create_linear(cx - dx * half, cy - dy * half, cx + dx * half,
+                                      cy + dy * half);
+  }
+  for (int i = 0; i < p->n_stops; i++) {
+    const cs_colour_t *c = &p->colours[i];
+    cairo_pattern_add_color_stop_rgba(pat, p->offsets[i], c->r, c->g, c->b, c->a);
+  }
+  cairo_set_source(cr, pat);
+  cairo_pattern_destroy(pat);
+}
+
+static void rounded_rect(cairo_t *cr, double x, double y, double w, double h, double r) {
+  if (r <= 0) {
+    cairo_rectangle(cr, x, y, w, h);
+    return;
+  }
+  r = MIN(r, MIN(w, h) / 2);
+  cairo_new_sub_path(cr);
+  cairo_arc(cr, x + w - r, y + r, r, -G_PI / 2, 0);
+  cairo_arc(cr, x + w - r, y + h - r, r, 0, G_PI / 2);
+  cairo_arc(cr, x + r, y + h - r, r, G_PI / 2, G_PI);
+  cairo_arc(cr, x + r, y + r, r, G_PI, 3 * G_PI / 2);
+  cairo_close_path(cr);
+}
+
+static void stroke_style(cairo_t *cr, const cs_element_t *e) {
+  cairo_set_line_width(cr, e->stroke_width);
+  if (e->dash > 0) {
+    double d[2] = {e->dash, e->dash};
+    cairo_set_dash(cr, d, 2, 0);
+  } else {
+    cairo_set_dash(cr, NULL, 0, 0);
+  }
+}
+
+static gboolean is_vector(cairo_t *cr) {
+  cairo_surface_type_t t = cairo_surface_get_type(cairo_get_target(cr));
+  return t != CAIRO_SURFACE_TYPE_IMAGE;
+}
+
+/* QR modules: in a raster, each module is snapped to whole device pixels so that it is
+ * exactly N dots (4 or 3 at 300 dpi) with no resampling; in a PDF, exact millimetres. */
+static void draw_qr(cairo_t *cr, const card_side_t *cs, const cs_element_t *e,
+                    cs_render_target_t target) {
+  const cs_qr_t *qr = cs->qr;
+  int n = qr->size, quiet = 4;
+  double m = cs->qr_module_mm, total = (n + 2 * quiet) * m;
+  double x0 = e->x + (e->w - total) / 2, y0 = e->y + (e->h - total) / 2;
+  if (target != CS_RENDER_K) {
+    /* the quiet zone is white card: nothing printed under or around the symbol */
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_rectangle(cr, x0, y0, total, total);
+    cairo_fill(cr);
+  }
+  if (target == CS_RENDER_COLOUR)
+    return; /* the modules are resin black */
+  cairo_set_source_rgb(cr, 0, 0, 0);
+  if (is_vector(cr)) {
+    /* a 1-bit stencil, one pixel a module, scaled without interpolation: exact square modules
+     * in a few hundred bytes, where rectangles would be thousands of path operators */
+    cairo_surface_t *mask = cairo_image_surface_create(CAIRO_FORMAT_A1, n, n);
+    guint32 *bits = (guint32 *)cairo_image_surface_get_data(mask);
+    int words = cairo_image_surface_get_stride(mask) / 4;
+    for (int y = 0; y < n; y++)
+      for (int x = 0; x < n; x++)
+        if (cs_qr_dark(qr, x, y))
+          /* A1 pixels are bits of native-endian 32-bit words, least significant first on
+           * little-endian machines */
+          bits[y * words + x / 32] |= G_BYTE_ORDER == G_LITTLE_ENDIAN ? 1u << (x % 32)
+                                                                       : 0x80000000u >> (x % 32);
+    cairo_surface_mark_dirty(mask);
+    cairo_save(cr);
+    cairo_translate(cr, x0 + quiet * m, y0 + quiet * m);
+    cairo_scale(cr, m, m);
+    cairo_pattern_t *pat = cairo_pattern_create_for_surface(mask);
+    cairo_pattern_set_filter(pat, CAIRO_FILTER_NEAREST);
+    cairo_mask(cr, pat);
+    cairo_pattern_destroy(pat);
+    cairo_restore(cr);
+    cairo_surface_destroy(mask);
+    return;
+  }
+  double ox = x0 + quiet * m, oy = y0 + quiet * m, sx = m, sy = 0;
+  cairo_user_to_device(cr, &ox, &oy);
+  cairo_user_to_device_distance(cr, &sx, &sy);
+  double px = MAX(1.0, round(hypot(sx, sy)));
+  ox = round(ox);
+  oy = round(oy);
+  cairo_save(cr);
+  cairo_identity_matrix(cr);
+  cairo_set_antialias(cr, CAIRO_ANTIALIAS_NONE);
+  for (int y = 0; y < n; y++)
+    for (int x = 0; x < n; x++)
+      if (cs_qr_dark(qr, x, y))
+        cairo_rectangle(cr, ox + x * px, oy + y * px, px, px);
+  cairo_fill(cr);
+  cairo_restore(cr);
+}
+
+static void draw_specimen_qr(cairo_t *cr, const cs_element_t *e, cs_render_target_t target) {
+  if (target == CS_RENDER_K || target == CS_RENDER_OVERLAY)
+    return;
+  cairo_set_source_rgb(cr, 1, 1, 1);
+  cairo_rectangle(cr, e->x, e->y, e->w, e->h);
+  cairo_fill(cr);
+  cairo_set_source_rgb(cr, 0.8, 0.1, 0.1);
+  cairo_set_line_width(cr, 0.2);
+  cairo_rectangle(cr, e->x + 0.1, e->y + 0.1, e->w - 0.2, e->h - 0.2);
+  cairo_move_to(cr, e->x, e->y);
+  cairo_line_to(cr, e->x + e->w, e->y + e->h);
+  cairo_move_to(cr, e->x + e->w, e->y);
+  cairo_line_to(cr, e->x, e->y + e->h);
+  cairo_stroke(cr);
+}
+
+static void draw_text(cairo_t *cr, const text_item_t *t, cs_render_target_t target) {
+  const cs_element_t *e = t->el;
+  cairo_save(cr);
+  if (e->repeat) {
+    cairo_rectangle(cr, e->x, e->y, e->w, e->h);
+    cairo_clip(cr);
+  }
+  set_paint(cr, &e->fill, e, target);
+  cairo_move_to(cr, t->x, t->y);
+  pango_cairo_show_layout(cr, t->layout);
+  cairo_restore(cr);
+}
+
+static void draw_photo(cairo_t *cr, const card_side_t *cs, const cs_element_t *e,
+                       cs_render_target_t target) {
+  cairo_surface_t *img = g_hash_table_lookup(cs->photos, e);
+  if (img && (target == CS_RENDER_COMPOSITE || target == CS_RENDER_COLOUR)) {
+    int w = cairo_image_surface_get_width(img), h = cairo_image_surface_get_height(img);
+    cairo_save(cr);
+    cairo_rectangle(cr, e->x, e->y, e->w, e->h);
+    cairo_clip(cr);
+    cairo_translate(cr, e->x, e->y);
+    cairo_scale(cr, e->w / w, e->h / h);
+    cairo_set_source_surface(cr, img, 0, 0);
+    cairo_pattern_set_filter(cairo_get_source(cr), CAIRO_FILTER_GOOD);
+    cairo_pattern_set_extend(cairo_get_source(cr), CAIRO_EXTEND_PAD);
+    cairo_paint(cr);
+    cairo_restore(cr);
+  }
+  if (e->stroke.set && wanted(e, target)) {
+    stroke_style(cr, e);
+    set_paint(cr, &e->stroke, e, target);
+    cairo_rectangle(cr, e->x, e->y, e->w, e->h);
+    cairo_stroke(cr);
+  }
+}
+
+static void draw_element(const cs_card_t *card, const card_side_t *cs, const cs_element_t *e,
+                         cairo_t *cr, cs_render_target_t target) {
+  if (e->type == CS_EL_INCLUDE) {
+    card_side_t *inc = cs_card_find_side(card, e->include_side);
+    cairo_save(cr);
+    cairo_translate(cr, e->x, e->y);
+    cairo_scale(cr, e->scale, e->scale);
+    cairo_rectangle(cr, 0, 0, inc->side->width, inc->side->height);
+    cairo_clip(cr);
+    cs_card_draw_range(card, inc, cr, target, 0);
+    cairo_restore(cr);
+    return;
+  }
+  if (e->type == CS_EL_PHOTO) {
+    draw_photo(cr, cs, e, target);
+    return;
+  }
+  if (e->type == CS_EL_QR) {
+    if (target == CS_RENDER_OVERLAY)
+      return;
+    if (cs->qr)
+      draw_qr(cr, cs, e, target);
+    else
+      draw_specimen_qr(cr, e, target);
+    return;
+  }
+  if (!wanted(e, target))
+    return;
+  switch (e->type) {
+  case CS_EL_BACKGROUND:
+    set_paint(cr, &e->fill, e, target);
+    cairo_rectangle(cr, e->x, e->y, e->w, e->h);
+    cairo_fill(cr);
+    break;
+  case CS_EL_GUILLOCHE:
+    set_paint(cr, &e->stroke, e, target);
+    cs_artwork_guilloche(cr, e);
+    break;
+  case CS_EL_RECT:
+    rounded_rect(cr, e->x, e->y, e->w, e->h, e->radius);
+    if (e->fill.set) {
+      set_paint(cr, &e->fill, e, target);
+      cairo_fill_preserve(cr);
+    }
+    if (e->stroke.set) {
+      stroke_style(cr, e);
+      set_paint(cr, &e->stroke, e, target);
+      cairo_stroke_preserve(cr);
+    }
+    cairo_new_path(cr);
+    break;
+  case CS_EL_LINE:
+    stroke_style(cr, e);
+    set_paint(cr, &e->stroke, e, target);
+    cairo_move_to(cr, e->x, e->y);
+    cairo_line_to(cr, e->x2, e->y2);
+    cairo_stroke(cr);
+    break;
+  case CS_EL_TEXT:
+  case CS_EL_FIELD: {
+    const text_item_t *t = g_hash_table_lookup(cs->texts, e);
+    if (t)
+      draw_text(cr, t, target);
+    break;
+  }
+  case CS_EL_SVG: {
+    RsvgHandle *h = g_hash_table_lookup(card->renderer->svg, e);
+    RsvgRectangle viewport = {e->x, e->y, e->w, e->h};
+    if (h)
+      rsvg_handle_render_document(h, cr, &viewport, NULL);
+    break;
+  }
+  case CS_EL_PHOTO:
+  case CS_EL_QR:
+  case CS_EL_INCLUDE:
+    break;
+  }
+}
+
+/* Unsigned cards say so across every side, in the colour panel, so no one takes one for a
+ * real card. */
+static void draw_specimen_mark(const cs_card_t *card, const card_side_t *cs, cairo_t *cr,
+                               cs_render_target_t target) {
+  if (target != CS_RENDER_COMPOSITE && target != CS_RENDER_COLOUR)
+    return;
+  double w = cs->side->width, h = cs->side->height;
+  g_autoptr(PangoLayout) pl = pango_layout_new(card->renderer->pango);
+  PangoFontDescription *d = pango_font_description_new();
+  pango_font_description_set_family(d, cs_fonts_families(card->renderer->fonts, "hei"));
+  pango_font_description_set_weight(d, PANGO_WEIGHT_BOLD);
+  pango_font_description_set_absolute_size(d, MIN(w, h) * 0.14 * PANGO_SCALE);
+  pango_layout_set_font_description(pl, d);
+  pango_font_description_free(d);
+  pango_layout_set_text(pl, "样本 SPECIMEN", -1);
+  PangoRectangle ink;
+  pango_layout_get_extents(pl, &ink, NULL);
+  cairo_save(cr);
+  cairo_translate(cr, w / 2, h / 2);
+  cairo_rotate(cr, -atan2(h, w));
+  cairo_move_to(cr, -(ink.x + ink.width / 2.0) / PANGO_SCALE,
+                -(ink.y + ink.height / 2.0) / PANGO_SCALE);
+  cairo_set_source_rgba(cr, 0.85, 0.1, 0.1, 0.45);
+  pango_cairo_show_layout(cr, pl);
+  cairo_restore(cr);
+}
+
+void cs_card_draw_range(const cs_card_t *card, const card_side_t *cs, cairo_t *cr,
+                        cs_render_target_t target, guint first) {
+  const GPtrArray *els = cs->side->elements;
+  gboolean any_overlay = FALSE;
+  for (guint i = 0; i < els->len; i++)
+    any_overlay |= ((const cs_element_t *)els->pdata[i])->panel == CS_PANEL_OVERLAY;
+  if (target == CS_RENDER_OVERLAY && !any_overlay) {
+    /* no overlay elements: the whole side is varnished, bleed included */
+    if (first == 0) {
+      cairo_set_source_rgb(cr, 0, 0, 0);
+      cairo_rectangle(cr, -cs->side->bleed, -cs->side->bleed, cs->side->width + 2 * cs->side->bleed,
+                      cs->side->height + 2 * cs->side->bleed);
+      cairo_fill(cr);
+    }
+    return;
+  }
+  for (guint i = first; i < els->len; i++)
+    draw_element(card, cs, els->pdata[i], cr, target);
+  if (card->specimen)
+    draw_specimen_mark(card, cs, cr, target);
+}
+
+void cs_card_draw(const cs_card_t *card, const char *side, cairo_t *cr,
+                  cs_render_target_t target) {
+  const card_side_t *cs = cs_card_find_side(card, side);
+  g_return_if_fail(cs != NULL);
+  cs_card_draw_range(card, cs, cr, target, 0);
+}

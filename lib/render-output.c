@@ -1,0 +1,409 @@
+/* Outputs of a laid-out card: vector PDF, PNG previews and printer planes.
+ *
+ * Every side starts with a run of static elements (backgrounds, guilloche, labels) that draw
+ * the same on every card. They are drawn once per output geometry and kept: as a recording
+ * surface for PDF (cairo writes it once per document as a form XObject) and as an image for
+ * rasters, onto which each card's fields, photo and QR are then drawn. */
+#include <cairo-pdf.h>
+#include <errno.h>
+#include <math.h>
+#include <png.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "error.h"
+#include "i18n.h"
+#include "render-private.h"
+
+#define MM_TO_PT (72.0 / 25.4)
+
+char *cs_card_describe(const cs_card_t *card) {
+  return g_strdup_printf("layout=%s; version=%s; sha256=%s; cardspool=%s", card->layout->name,
+                         card->layout->version, card->layout->sha256, CS_VERSION);
+}
+
+static void rounded_clip(cairo_t *cr, const cs_side_t *s) {
+  double r = s->radius, w = s->width, h = s->height;
+  cairo_new_sub_path(cr);
+  cairo_arc(cr, w - r, r, r, -G_PI / 2, 0);
+  cairo_arc(cr, w - r, h - r, r, 0, G_PI / 2);
+  cairo_arc(cr, r, h - r, r, G_PI / 2, G_PI);
+  cairo_arc(cr, r, r, r, G_PI, 3 * G_PI / 2);
+  cairo_close_path(cr);
+  cairo_clip(cr);
+}
+
+/* ---- PDF ---- */
+
+struct cs_pdf_writer {
+  cairo_surface_t *surface;
+  guint pages;
+  char *path;
+};
+
+static cairo_surface_t *static_recording(const cs_card_t *card, const card_side_t *cs) {
+  g_autofree char *key = g_strdup_printf("%p/%s", (void *)card->layout, cs->side->name);
+  cairo_surface_t *rec = g_hash_table_lookup(card->renderer->recordings, key);
+  if (rec)
+    return rec;
+  const cs_side_t *s = cs->side;
+  cairo_rectangle_t ext = {-s->bleed, -s->bleed, s->width + 2 * s->bleed,
+                           s->height + 2 * s->bleed};
+  rec = cairo_recording_surface_create(CAIRO_CONTENT_COLOR_ALPHA, &ext);
+  cairo_t *cr = cairo_create(rec);
+  /* only the prefix: draw_range stops nowhere, so draw it element by element */
+  card_side_t prefix = *cs;
+  GPtrArray *only = g_ptr_array_new();
+  for (guint i = 0; i < cs->static_prefix; i++)
+    g_ptr_array_add(only, s->elements->pdata[i]);
+  cs_side_t tmp = *s;
+  tmp.elements = only;
+  prefix.side = &tmp;
+  cs_card_t plain = *card;
+  plain.specimen = FALSE;
+  cs_card_draw_range(&plain, &prefix, cr, CS_RENDER_COMPOSITE, 0);
+  g_ptr_array_unref(only);
+  cairo_destroy(cr);
+  g_hash_table_insert(card->renderer->recordings, g_steal_pointer(&key), rec);
+  return rec;
+}
+
+cs_pdf_writer_t *cs_pdf_writer_new(const char *path, const char *title, GError **error) {
+  cs_i18n_init();
+  cairo_surface_t *s = cairo_pdf_surface_create(path, 100, 100);
+  if (cairo_surface_status(s) != CAIRO_STATUS_SUCCESS) {
+    g_set_error(error, CS_ERROR, CS_ERROR_IO, _("cannot write %s: %s"), path,
+                cairo_status_to_string(cairo_surface_status(s)));
+    cairo_surface_destroy(s);
+    return NULL;
+  }
+  cairo_pdf_surface_set_metadata(s, CAIRO_PDF_METADATA_CREATOR, "cardspool " CS_VERSION);
+  if (title)
+    cairo_pdf_surface_set_metadata(s, CAIRO_PDF_METADATA_TITLE, title);
+  const char *epoch = g_getenv("SOURCE_DATE_EPOCH");
+  if (epoch && *epoch) {
+    g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc(g_ascii_strtoll(epoch, NULL, 10));
+    if (dt) {
+      g_autofree char *iso = g_date_time_format(dt, "%Y-%m-%dT%H:%M:%SZ");
+      cairo_pdf_surface_set_metadata(s, CAIRO_PDF_METADATA_CREATE_DATE, iso);
+      cairo_pdf_surface_set_metadata(s, CAIRO_PDF_METADATA_MOD_DATE, iso);
+    }
+  }
+  cs_pdf_writer_t *w = g_new0(cs_pdf_writer_t, 1);
+  w->surface = s;
+  w->path = g_strdup(path);
+  return w;
+}
+
+gboolean cs_pdf_writer_add(cs_pdf_writer_t *w, const cs_card_t *card, const char *const *sides,
+                           GError **error) {
+  for (guint i = 0; sides[i]; i++) {
+    const card_side_t *cs = cs_card_find_side(card, sides[i]);
+    if (cs == NULL) {
+      g_set_error(error, CS_ERROR, CS_ERROR_LAYOUT, _("the card was not laid out for side “%s”"),
+                  sides[i]);
+      return FALSE;
+    }
+    if (w->pages == 0) {
+      g_autofree char *desc = cs_card_describe(card);
+      cairo_pdf_surface_set_metadata(w->surface, CAIRO_PDF_METADATA_SUBJECT, desc);
+      cairo_pdf_surface_set_metadata(w->surface, CAIRO_PDF_METADATA_KEYWORDS, desc);
+    }
+    const cs_side_t *s = cs->side;
+    cairo_pdf_surface_set_size(w->surface, s->width * MM_TO_PT, s->height * MM_TO_PT);
+    cairo_t *cr = cairo_create(w->surface);
+    cairo_scale(cr, MM_TO_PT, MM_TO_PT);
+    cairo_rectangle(cr, 0, 0, s->width, s->height);
+    cairo_clip(cr);
+    if (cs->static_prefix > 0) {
+      cairo_set_source_surface(cr, static_recording(card, cs), 0, 0);
+      cairo_paint(cr);
+    }
+    cs_card_draw_range(card, cs, cr, CS_RENDER_COMPOSITE, cs->static_prefix);
+    cairo_show_page(cr);
+    cairo_status_t st = cairo_status(cr);
+    cairo_destroy(cr);
+    if (st != CAIRO_STATUS_SUCCESS) {
+      g_set_error(error, CS_ERROR, CS_ERROR_IO, _("cannot write %s: %s"), w->path,
+                  cairo_status_to_string(st));
+      return FALSE;
+    }
+    w->pages++;
+  }
+  return TRUE;
+}
+
+guint cs_pdf_writer_n_pages(const cs_pdf_writer_t *w) { return w->pages; }
+
+gboolean cs_pdf_writer_close(cs_pdf_writer_t *w, GError **error) {
+  cairo_surface_finish(w->surface);
+  cairo_status_t st = cairo_surface_status(w->surface);
+  cairo_surface_destroy(w->surface);
+  gboolean ok = st == CAIRO_STATUS_SUCCESS;
+  if (!ok)
+    g_set_error(error, CS_ERROR, CS_ERROR_IO, _("cannot write %s: %s"), w->path,
+                cairo_status_to_string(st));
+  g_free(w->path);
+  g_free(w);
+  return ok;
+}
+
+/* ---- rasters ---- */
+
+/* Draws a side at dpi onto a new surface of the given size; the card's top-left lands at
+ * (off_x, off_y) mm. The static prefix comes from the renderer's cache. */
+static cairo_surface_t *raster(const cs_card_t *card, const card_side_t *cs,
+                               cairo_format_t format, int width, int height, double dpi,
+                               double off_x, double off_y, cs_render_target_t target,
+                               gboolean round_corners) {
+  cs_renderer_t *r = card->renderer;
+  g_autofree char *key =
+      g_strdup_printf("%p/%s/%d/%d/%dx%d/%.3f/%.4f/%.4f/%d", (void *)card->layout,
+                      cs->side->name, target, format, width, height, dpi, off_x, off_y,
+                      round_corners);
+  cairo_surface_t *layer = g_hash_table_lookup(r->layers, key);
+  if (layer == NULL) {
+    layer = cairo_image_surface_create(format, width, height);
+    cairo_t *cr = cairo_create(layer);
+    if (format == CAIRO_FORMAT_RGB24) {
+      cairo_set_source_rgb(cr, 1, 1, 1); /* white card: no ink */
+      cairo_paint(cr);
+    }
+    cairo_scale(cr, dpi / 25.4, dpi / 25.4);
+    cairo_translate(cr, off_x, off_y);
+    if (round_corners)
+      rounded_clip(cr, cs->side);
+    card_side_t prefix = *cs;
+    GPtrArray *only = g_ptr_array_new();
+    for (guint i = 0; i < cs->static_prefix; i++)
+      g_ptr_array_add(only, cs->side->elements->pdata[i]);
+    cs_side_t tmp = *cs->side;
+    tmp.elements = only;
+    prefix.side = &tmp;
+    cs_card_t plain = *card;
+    plain.specimen = FALSE;
+    if (target != CS_RENDER_OVERLAY) /* overlay defaults need the whole side: drawn below */
+      cs_card_draw_range(&plain, &prefix, cr, target, 0);
+    g_ptr_array_unref(only);
+    cairo_destroy(cr);
+    g_hash_table_insert(r->layers, g_strdup(key), layer);
+  }
+  cairo_surface_t *out = cairo_image_surface_create(format, width, height);
+  cairo_t *cr = cairo_create(out);
+  cairo_set_operator(cr, CAIRO_OPERATOR_SOURCE);
+  cairo_set_source_surface(cr, layer, 0, 0);
+  cairo_paint(cr);
+  cairo_set_operator(cr, CAIRO_OPERATOR_OVER);
+  cairo_scale(cr, dpi / 25.4, dpi / 25.4);
+  cairo_translate(cr, off_x, off_y);
+  if (round_corners)
+    rounded_clip(cr, cs->side);
+  cs_card_draw_range(card, cs, cr, target, target == CS_RENDER_OVERLAY ? 0 : cs->static_prefix);
+  cairo_destroy(cr);
+  cairo_surface_flush(out);
+  return out;
+}
+
+cairo_surface_t *cs_card_render_image(const cs_card_t *card, const char *side, double dpi,
+                                      cs_render_target_t target) {
+  const card_side_t *cs = cs_card_find_side(card, side);
+  g_return_val_if_fail(cs != NULL && dpi > 0, NULL);
+  int w = (int)lround(cs->side->width / 25.4 * dpi), h = (int)lround(cs->side->height / 25.4 * dpi);
+  return raster(card, cs, CAIRO_FORMAT_ARGB32, w, h, dpi, 0, 0, target, cs->side->is_card);
+}
+
+/* PNG through libpng rather than cairo: it takes text chunks (what made the image) and writes
+ * no time stamp, so the same card gives the same bytes. */
+typedef enum { PNG_RGBA, PNG_RGB, PNG_BITS } png_kind_t;
+
+static gboolean write_png(const char *path, png_kind_t kind, guint width, guint height,
+                          const guint8 *data, gsize stride, const char *description,
+                          GError **error) {
+  FILE *f = fopen(path, "wb");
+  if (f == NULL) {
+    int e = errno;
+    g_set_error(error, CS_ERROR, CS_ERROR_IO, _("cannot write %s: %s"), path, g_strerror(e));
+    return FALSE;
+  }
+  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+  png_infop info = png ? png_create_info_struct(png) : NULL;
+  guint8 *volatile row = NULL;
+  if (info == NULL || setjmp(png_jmpbuf(png))) {
+    g_free(row);
+    png_destroy_write_struct(&png, &info);
+    fclose(f);
+    g_set_error(error, CS_ERROR, CS_ERROR_IO, _("cannot write %s"), path);
+    return FALSE;
+  }
+  png_init_io(png, f);
+  png_set_compression_level(png, 6);
+  int color = kind == PNG_RGBA ? PNG_COLOR_TYPE_RGBA
+              : kind == PNG_RGB ? PNG_COLOR_TYPE_RGB
+                                : PNG_COLOR_TYPE_GRAY;
+  png_set_IHDR(png, info, width, height, kind == PNG_BITS ? 1 : 8, color, PNG_INTERLACE_NONE,
+               PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  png_text text[2];
+  memset(text, 0, sizeof text);
+  text[0].compression = PNG_TEXT_COMPRESSION_NONE;
+  text[0].key = (char *)"Software";
+  text[0].text = (char *)"cardspool " CS_VERSION;
+  text[1].compression = PNG_TEXT_COMPRESSION_NONE;
+  text[1].key = (char *)"Comment";
+  text[1].text = (char *)(description ? description : "");
+  png_set_text(png, info, text, 2);
+  png_write_info(png, info);
+  gsize out_stride = kind == PNG_RGBA ? width * 4 : kind == PNG_RGB ? width * 3 : (width + 7) / 8;
+  row = g_malloc(out_stride);
+  for (guint y = 0; y < height; y++) {
+    const guint8 *src = data + y * stride;
+    if (kind == PNG_RGBA) {
+      /* cairo ARGB32: native-endian premultiplied */
+      for (guint x = 0; x < width; x++) {
+        guint32 p;
+        memcpy(&p, src + 4 * x, 4);
+        guint a = p >> 24, rr = (p >> 16) & 0xff, gg = (p >> 8) & 0xff, bb = p & 0xff;
+        if (a && a < 255) {
+          rr = (rr * 255 + a / 2) / a;
+          gg = (gg * 255 + a / 2) / a;
+          bb = (bb * 255 + a / 2) / a;
+        }
+        row[4 * x] = (guint8)rr;
+        row[4 * x + 1] = (guint8)gg;
+        row[4 * x + 2] = (guint8)bb;
+        row[4 * x + 3] = (guint8)a;
+      }
+    } else if (kind == PNG_BITS) {
+      /* plane bit 1 = ink; PNG grey bit 0 = black: show ink as black */
+      for (gsize i = 0; i < out_stride; i++)
+        row[i] = (guint8)~src[i];
+    } else {
+      memcpy(row, src, out_stride);
+    }
+    png_write_row(png, row);
+  }
+  png_write_end(png, NULL);
+  g_free(row);
+  png_destroy_write_struct(&png, &info);
+  if (fclose(f) != 0) {
+    int e = errno;
+    g_set_error(error, CS_ERROR, CS_ERROR_IO, _("cannot write %s: %s"), path, g_strerror(e));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean cs_card_write_png(const cs_card_t *card, const char *side, double dpi, const char *path,
+                           GError **error) {
+  if (!cs_card_has_side(card, side)) {
+    g_set_error(error, CS_ERROR, CS_ERROR_LAYOUT, _("the card was not laid out for side “%s”"),
+                side);
+    return FALSE;
+  }
+  cairo_surface_t *img = cs_card_render_image(card, side, dpi, CS_RENDER_COMPOSITE);
+  g_autofree char *desc = cs_card_describe(card);
+  gboolean ok = write_png(path, PNG_RGBA, (guint)cairo_image_surface_get_width(img),
+                          (guint)cairo_image_surface_get_height(img),
+                          cairo_image_surface_get_data(img),
+                          (gsize)cairo_image_surface_get_stride(img), desc, error);
+  cairo_surface_destroy(img);
+  return ok;
+}
+
+/* ---- planes ---- */
+
+void cs_plane_geometry_init(cs_plane_geometry_t *g, guint width, guint height, guint dpi) {
+  g->width = width;
+  g->height = height;
+  g->dpi = dpi;
+  /* centred: the extra dots beyond the card are bleed on every edge */
+  g->card_x_mm = (width * 25.4 / dpi - CS_CARD_WIDTH_MM) / 2;
+  g->card_y_mm = (height * 25.4 / dpi - CS_CARD_HEIGHT_MM) / 2;
+}
+
+void cs_planes_free(cs_planes_t *p) {
+  if (p == NULL)
+    return;
+  g_free(p->colour);
+  g_free(p->k);
+  g_free(p->overlay);
+  g_free(p);
+}
+
+static guint8 *threshold(cairo_surface_t *a8, guint width, guint height, gsize *stride) {
+  *stride = (width + 7) / 8;
+  guint8 *bits = g_malloc0(*stride * height);
+  const guint8 *src = cairo_image_surface_get_data(a8);
+  int sstride = cairo_image_surface_get_stride(a8);
+  for (guint y = 0; y < height; y++)
+    for (guint x = 0; x < width; x++)
+      if (src[y * sstride + x] >= 128) /* half-covered dots go to ink: text keeps its weight */
+        bits[y * *stride + x / 8] |= (guint8)(0x80 >> (x % 8));
+  return bits;
+}
+
+cs_planes_t *cs_card_render_planes(const cs_card_t *card, const char *side,
+                                   const cs_plane_geometry_t *g, GError **error) {
+  const card_side_t *cs = cs_card_find_side(card, side);
+  if (cs == NULL) {
+    g_set_error(error, CS_ERROR, CS_ERROR_LAYOUT, _("the card was not laid out for side “%s”"),
+                side);
+    return NULL;
+  }
+  if (g->width == 0 || g->height == 0 || g->dpi == 0 || g->width > 20000 || g->height > 20000) {
+    g_set_error(error, CS_ERROR, CS_ERROR_FAILED, "bad plane geometry %ux%u at %u dpi",
+                g->width, g->height, g->dpi);
+    return NULL;
+  }
+  cs_planes_t *p = g_new0(cs_planes_t, 1);
+  p->geometry = *g;
+  int w = (int)g->width, h = (int)g->height;
+  cairo_surface_t *colour = raster(card, cs, CAIRO_FORMAT_RGB24, w, h, g->dpi, g->card_x_mm,
+                                   g->card_y_mm, CS_RENDER_COLOUR, FALSE);
+  p->colour_stride = (gsize)w * 3;
+  p->colour = g_malloc(p->colour_stride * h);
+  const guint8 *src = cairo_image_surface_get_data(colour);
+  int sstride = cairo_image_surface_get_stride(colour);
+  for (int y = 0; y < h; y++) {
+    const guint32 *s = (const guint32 *)(src + y * sstride);
+    guint8 *d = p->colour + y * p->colour_stride;
+    for (int x = 0; x < w; x++) {
+      d[3 * x] = (guint8)(s[x] >> 16);
+      d[3 * x + 1] = (guint8)(s[x] >> 8);
+      d[3 * x + 2] = (guint8)s[x];
+    }
+  }
+  cairo_surface_destroy(colour);
+  cairo_surface_t *k = raster(card, cs, CAIRO_FORMAT_A8, w, h, g->dpi, g->card_x_mm,
+                              g->card_y_mm, CS_RENDER_K, FALSE);
+  p->k = threshold(k, g->width, g->height, &p->k_stride);
+  cairo_surface_destroy(k);
+  cairo_surface_t *ov = raster(card, cs, CAIRO_FORMAT_A8, w, h, g->dpi, g->card_x_mm,
+                               g->card_y_mm, CS_RENDER_OVERLAY, FALSE);
+  p->overlay = threshold(ov, g->width, g->height, &p->overlay_stride);
+  cairo_surface_destroy(ov);
+  return p;
+}
+
+gboolean cs_planes_k_dot(const cs_planes_t *p, guint x, guint y) {
+  return x < p->geometry.width && y < p->geometry.height &&
+         (p->k[y * p->k_stride + x / 8] & (0x80 >> (x % 8)));
+}
+
+gboolean cs_planes_overlay_dot(const cs_planes_t *p, guint x, guint y) {
+  return x < p->geometry.width && y < p->geometry.height &&
+         (p->overlay[y * p->overlay_stride + x / 8] & (0x80 >> (x % 8)));
+}
+
+gboolean cs_planes_write(const cs_planes_t *p, const char *dir, const char *prefix,
+                         const char *description, GError **error) {
+  g_autofree char *c = g_strdup_printf("%s/%s-colour.png", dir, prefix);
+  g_autofree char *k = g_strdup_printf("%s/%s-k.png", dir, prefix);
+  g_autofree char *o = g_strdup_printf("%s/%s-overlay.png", dir, prefix);
+  return write_png(c, PNG_RGB, p->geometry.width, p->geometry.height, p->colour,
+                   p->colour_stride, description, error) &&
+         write_png(k, PNG_BITS, p->geometry.width, p->geometry.height, p->k, p->k_stride,
+                   description, error) &&
+         write_png(o, PNG_BITS, p->geometry.width, p->geometry.height, p->overlay,
+                   p->overlay_stride, description, error);
+}

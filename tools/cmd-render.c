@@ -1,0 +1,310 @@
+/* cardspool render: jobs -> card PDFs, PNG previews, printer planes, electronic certificates
+ * and their paper prints. Batches (JSON Lines, or many files) are rendered in one process with
+ * fonts and layouts loaded once, one job at a time, so memory does not grow with the batch. */
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <gio/gio.h>
+
+#include "cardspool.h"
+#include "commands.h"
+#include "i18n.h"
+#include "render.h"
+
+typedef struct {
+  cs_renderer_t *renderer;
+  const cs_catalogue_t *catalogue;
+  cs_validate_options_t validate;
+  const char *layout;
+  const char *format; /* pdf, png, planes, ecert, paper */
+  const char *const *sides;
+  double dpi;
+  const char *qr_text;
+  const char *out;      /* a file (one output) or a folder */
+  gboolean out_is_dir;
+  cs_pdf_writer_t *pdf; /* one multi-page PDF for a whole batch */
+  gboolean quiet;
+  guint n_ok, n_failed;
+} render_t;
+
+static const char *error_code(const GError *e) {
+  if (e->domain != CS_ERROR)
+    return "render.failed";
+  switch ((cs_error_code_t)e->code) {
+  case CS_ERROR_FIT:
+    return "render.fit";
+  case CS_ERROR_GLYPH:
+    return "render.glyph";
+  case CS_ERROR_PHOTO:
+  case CS_ERROR_UNSUPPORTED:
+    return "render.photo";
+  case CS_ERROR_TOO_LARGE:
+    return "render.too_large";
+  case CS_ERROR_LAYOUT:
+    return "render.layout";
+  case CS_ERROR_IO:
+    return "render.io";
+  default:
+    return "render.failed";
+  }
+}
+
+static char *out_path(render_t *rt, const char *stem, const char *suffix) {
+  if (!rt->out_is_dir)
+    return g_strdup(rt->out);
+  g_autofree char *name = g_strconcat(stem, suffix, NULL);
+  return g_build_filename(rt->out, name, NULL);
+}
+
+static gboolean write_outputs(render_t *rt, const cs_card_t *card, const char *stem,
+                              GString *written, GError **error) {
+  const char *f = rt->format;
+  if (g_str_equal(f, "pdf") || g_str_equal(f, "ecert") || g_str_equal(f, "paper")) {
+    if (rt->pdf)
+      return cs_pdf_writer_add(rt->pdf, card, rt->sides, error);
+    const char *suffix = g_str_equal(f, "pdf") ? ".pdf" : g_str_equal(f, "ecert") ? "-ecert.pdf"
+                                                                                  : "-paper.pdf";
+    g_autofree char *path = out_path(rt, stem, suffix);
+    cs_pdf_writer_t *w = cs_pdf_writer_new(path, NULL, error);
+    if (w == NULL)
+      return FALSE;
+    if (!cs_pdf_writer_add(w, card, rt->sides, error)) {
+      cs_pdf_writer_close(w, NULL);
+      return FALSE;
+    }
+    g_string_append_printf(written, " %s", path);
+    return cs_pdf_writer_close(w, error);
+  }
+  g_autofree char *desc = cs_card_describe(card);
+  for (guint i = 0; rt->sides[i]; i++) {
+    g_autofree char *suffix = g_strdup_printf("-%s.png", rt->sides[i]);
+    if (g_str_equal(f, "png")) {
+      g_autofree char *path = out_path(rt, stem, suffix);
+      if (!cs_card_write_png(card, rt->sides[i], rt->dpi, path, error))
+        return FALSE;
+      g_string_append_printf(written, " %s", path);
+    } else {
+      cs_plane_geometry_t g;
+      /* Evolis-family geometry, 1016 x 648 dots at 300 dpi, scaled for other resolutions */
+      cs_plane_geometry_init(&g, (guint)(1016 * rt->dpi / 300 + 0.5),
+                             (guint)(648 * rt->dpi / 300 + 0.5), (guint)rt->dpi);
+      g_autoptr(cs_planes_t) planes = cs_card_render_planes(card, rt->sides[i], &g, error);
+      g_autofree char *prefix = g_strdup_printf("%s-%s", stem, rt->sides[i]);
+      if (planes == NULL || !cs_planes_write(planes, rt->out, prefix, desc, error))
+        return FALSE;
+      g_string_append_printf(written, " %s/%s-{colour,k,overlay}.png", rt->out, prefix);
+    }
+  }
+  return TRUE;
+}
+
+static void render_job(render_t *rt, const char *where, const char *stem, cs_job_t *job,
+                       cs_report_t *report) {
+  if (job)
+    cs_record_validate(job->record, rt->catalogue, &rt->validate, "$.record", report);
+  if (job == NULL || cs_report_count(report) > 0) {
+    cs_tool_print_report(where, report, TRUE);
+    rt->n_failed++;
+    return;
+  }
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GString) written = g_string_new(NULL);
+  const cs_layout_t *layout =
+      cs_renderer_layout(rt->renderer, rt->layout, job->record->type, &error);
+  g_autoptr(cs_card_t) card =
+      layout ? cs_card_new(rt->renderer, layout, job->record, rt->qr_text, rt->sides, &error)
+             : NULL;
+  if (card == NULL || !write_outputs(rt, card, stem, written, &error)) {
+    printf("%s: $: %s: %s\n", where, error_code(error), error->message);
+    rt->n_failed++;
+    return;
+  }
+  rt->n_ok++;
+  if (!rt->quiet)
+    printf("%s: OK ->%s\n", where, rt->pdf ? " (batch PDF)" : written->str);
+}
+
+static char *stem_of(const char *file) {
+  g_autofree char *base = g_path_get_basename(file);
+  char *dot = strrchr(base, '.');
+  if (dot && dot != base)
+    *dot = 0;
+  return g_strdup(base);
+}
+
+/* JSON Lines read a line at a time: a batch of any length in constant memory. */
+static gboolean render_lines(render_t *rt, const char *file, GError **error) {
+  g_autoptr(GFile) gf = g_file_new_for_path(file);
+  g_autoptr(GFileInputStream) in = g_file_read(gf, NULL, error);
+  if (in == NULL)
+    return FALSE;
+  g_autoptr(GDataInputStream) data = g_data_input_stream_new(G_INPUT_STREAM(in));
+  g_autofree char *dir = g_path_get_dirname(file);
+  g_autofree char *stem = stem_of(file);
+  guint lineno = 0;
+  for (;;) {
+    gsize len = 0;
+    g_autoptr(GError) local = NULL;
+    g_autofree char *line = g_data_input_stream_read_line_utf8(data, &len, NULL, &local);
+    if (local) {
+      g_propagate_error(error, g_steal_pointer(&local));
+      return FALSE;
+    }
+    if (line == NULL)
+      return TRUE;
+    lineno++;
+    if (*g_strstrip(line) == 0)
+      continue;
+    g_autofree char *where = g_strdup_printf("%s:%u", file, lineno);
+    g_autofree char *line_stem = g_strdup_printf("%s-%u", stem, lineno);
+    g_autoptr(cs_report_t) report = cs_report_new();
+    g_autoptr(cs_job_t) job = cs_job_parse(line, strlen(line), dir, report);
+    render_job(rt, where, line_stem, job, report);
+  }
+}
+
+int cs_cmd_render(int argc, char **argv) {
+  render_t rt = {0};
+  cs_validate_options_init(&rt.validate);
+  g_autofree char *layout = NULL, *format = NULL, *side = NULL, *out = NULL, *qr = NULL;
+  g_autofree char *today = NULL;
+  int dpi = 0;
+  g_auto(GStrv) files = NULL;
+  GOptionEntry entries[] = {
+      {"layout", 0, 0, G_OPTION_ARG_STRING, &layout,
+       N_("layout name in the layouts folder (default: the certificate type's)"), "NAME"},
+      {"format", 'f', 0, G_OPTION_ARG_STRING, &format,
+       N_("pdf (default), png, planes, ecert (electronic certificate) or paper (its A4 print)"),
+       "FORMAT"},
+      {"side", 0, 0, G_OPTION_ARG_STRING, &side, N_("front, back or both (default)"), "SIDE"},
+      {"dpi", 0, 0, G_OPTION_ARG_INT, &dpi, N_("resolution of png (150) and planes (300)"), "N"},
+      {"qr-text", 0, 0, G_OPTION_ARG_STRING, &qr,
+       N_("the QR payload; without it the card is a SPECIMEN with an empty QR box"), "TEXT"},
+      {"today", 0, 0, G_OPTION_ARG_STRING, &today,
+       N_("validate as of this date (YYYY-MM-DD) instead of today"), "DATE"},
+      {"output", 'o', 0, G_OPTION_ARG_FILENAME, &out,
+       N_("output file (one job and one file) or folder (default: out)"), "OUT"},
+      {"quiet", 'q', 0, G_OPTION_ARG_NONE, &rt.quiet, N_("print problems only"), NULL},
+      {G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &files, NULL, N_("JOB…")},
+      {NULL, 0, 0, 0, NULL, NULL, NULL},
+  };
+  g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
+  g_option_context_set_translation_domain(ctx, GETTEXT_PACKAGE);
+  g_option_context_set_summary(
+      ctx, _("Render certificate cards from job files (.json, or .jsonl with one job per line).\n"
+             "Every job is validated first; a job with problems is reported and not rendered.\n"
+             "A batch into one file ending in .pdf makes one multi-page PDF.\n\n"
+             "Exit codes: 0 all rendered, 1 a job was refused, 2 bad command line, 3 unreadable "
+             "file or data."));
+  g_option_context_add_main_entries(ctx, entries, GETTEXT_PACKAGE);
+  g_autoptr(GError) error = NULL;
+  if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
+    fprintf(stderr, "cardspool render: %s\n", error->message);
+    return CS_EXIT_USAGE;
+  }
+  if (files == NULL || files[0] == NULL) {
+    fprintf(stderr, _("cardspool render: name at least one job file\n"));
+    return CS_EXIT_USAGE;
+  }
+  rt.format = format ? format : "pdf";
+  static const char *const both[] = {"front", "back", NULL}, *const front[] = {"front", NULL},
+                           *const back[] = {"back", NULL}, *const ecert[] = {"ecert", NULL},
+                           *const paper[] = {"paper", NULL};
+  if (g_str_equal(rt.format, "ecert"))
+    rt.sides = ecert;
+  else if (g_str_equal(rt.format, "paper"))
+    rt.sides = paper;
+  else if (g_str_equal(rt.format, "pdf") || g_str_equal(rt.format, "png") ||
+           g_str_equal(rt.format, "planes"))
+    rt.sides = !side || g_str_equal(side, "both") ? both
+               : g_str_equal(side, "front")        ? front
+               : g_str_equal(side, "back")         ? back
+                                                   : NULL;
+  else {
+    fprintf(stderr, _("cardspool render: --format must be pdf, png, planes, ecert or paper\n"));
+    return CS_EXIT_USAGE;
+  }
+  if (rt.sides == NULL) {
+    fprintf(stderr, _("cardspool render: --side must be front, back or both\n"));
+    return CS_EXIT_USAGE;
+  }
+  if (dpi < 0 || dpi > 2400) {
+    fprintf(stderr, _("cardspool render: --dpi must be from 1 to 2400\n"));
+    return CS_EXIT_USAGE;
+  }
+  rt.dpi = dpi ? dpi : g_str_equal(rt.format, "planes") ? 300 : 150;
+  if (today && !cs_date_parse(today, &rt.validate.today, NULL)) {
+    fprintf(stderr, _("cardspool validate: --today must be a date YYYY-MM-DD\n"));
+    return CS_EXIT_USAGE;
+  }
+  rt.layout = layout;
+  rt.qr_text = qr;
+  gboolean single = files[1] == NULL && !g_str_has_suffix(files[0], ".jsonl");
+  rt.out = out ? out : "out";
+  gboolean is_pdf_format = !g_str_equal(rt.format, "png") && !g_str_equal(rt.format, "planes");
+  gboolean out_pdf_file = g_str_has_suffix(rt.out, ".pdf") && is_pdf_format;
+  gboolean out_png_file = single && g_str_has_suffix(rt.out, ".png") &&
+                          g_str_equal(rt.format, "png") && rt.sides[1] == NULL;
+  rt.out_is_dir = !out_pdf_file && !out_png_file;
+  if (rt.out_is_dir && g_mkdir_with_parents(rt.out, 0755) != 0) {
+    int e = errno;
+    fprintf(stderr, _("cardspool render: cannot create %s: %s\n"), rt.out, g_strerror(e));
+    return CS_EXIT_IO;
+  }
+
+  g_autoptr(cs_catalogue_t) catalogue = cs_catalogue_load_default(&error);
+  if (catalogue == NULL) {
+    fprintf(stderr, _("cardspool: cannot load the catalogue: %s\n"), error->message);
+    return CS_EXIT_IO;
+  }
+  rt.catalogue = catalogue;
+  g_autoptr(cs_renderer_t) renderer = cs_renderer_new(catalogue, NULL, &error);
+  if (renderer == NULL) {
+    fprintf(stderr, "cardspool render: %s\n", error->message);
+    return CS_EXIT_IO;
+  }
+  rt.renderer = renderer;
+  if (out_pdf_file && !single) {
+    rt.pdf = cs_pdf_writer_new(rt.out, "cardspool batch", &error);
+    if (rt.pdf == NULL) {
+      fprintf(stderr, "cardspool render: %s\n", error->message);
+      return CS_EXIT_IO;
+    }
+  }
+  gboolean io_failed = FALSE;
+  for (guint i = 0; files[i]; i++) {
+    g_autoptr(GError) ferr = NULL;
+    if (g_str_has_suffix(files[i], ".jsonl")) {
+      if (!render_lines(&rt, files[i], &ferr)) {
+        fprintf(stderr, "%s: %s\n", files[i], ferr->message);
+        io_failed = TRUE;
+      }
+      continue;
+    }
+    g_autoptr(cs_report_t) report = cs_report_new();
+    g_autoptr(cs_job_t) job = cs_job_load_file(files[i], report, &ferr);
+    if (ferr) {
+      fprintf(stderr, "%s\n", ferr->message);
+      io_failed = TRUE;
+      continue;
+    }
+    g_autofree char *stem = stem_of(files[i]);
+    render_job(&rt, files[i], stem, job, report);
+  }
+  if (rt.pdf) {
+    guint pages = cs_pdf_writer_n_pages(rt.pdf);
+    if (!cs_pdf_writer_close(rt.pdf, &error)) {
+      fprintf(stderr, "cardspool render: %s\n", error->message);
+      return CS_EXIT_IO;
+    }
+    if (!rt.quiet)
+      printf(_("%s: %u pages\n"), rt.out, pages);
+  }
+  if (!rt.quiet)
+    printf(_("%u rendered, %u refused\n"), rt.n_ok, rt.n_failed);
+  if (io_failed)
+    return CS_EXIT_IO;
+  return rt.n_failed > 0 ? CS_EXIT_INVALID : CS_EXIT_OK;
+}
