@@ -37,6 +37,10 @@ static void entry_clear(gpointer p) {
 void cs_fonts_free(cs_fonts_t *f) {
   if (f == NULL)
     return;
+  /* Pango 1.50 (Debian 12) does not release the font map's reference to its FcConfig when the
+   * map is finalised (later Pango does); detaching the config releases it. */
+  if (f->font_map)
+    pango_fc_font_map_set_config(PANGO_FC_FONT_MAP(f->font_map), NULL);
   g_clear_object(&f->font_map);
   if (f->coverage)
     FcCharSetDestroy(f->coverage);
@@ -168,7 +172,11 @@ cs_fonts_t *cs_fonts_new(const char *dir, GError **error) {
   JsonArray *arr = json_node_get_array(list);
   for (guint i = 0; i < json_array_get_length(arr); i++) {
     JsonNode *n = json_array_get_element(arr, i);
-    if (!JSON_NODE_HOLDS_OBJECT(n) || !add_entry(f, json_node_get_object(n), i, error))
+    if (!JSON_NODE_HOLDS_OBJECT(n)) {
+      g_set_error(error, CS_ERROR, CS_ERROR_DATA, "%s: $.fonts[%u]: not an object", manifest, i);
+      return NULL;
+    }
+    if (!add_entry(f, json_node_get_object(n), i, error))
       return NULL;
   }
   build_families(f);
@@ -187,7 +195,20 @@ cs_fonts_t *cs_fonts_new(const char *dir, GError **error) {
     return NULL;
   }
   pango_fc_font_map_set_config(PANGO_FC_FONT_MAP(f->font_map), f->config);
+  /* Loading one font waits for Pango's background fontconfig initialisation, so it is over
+   * before anything else (cs_fonts_shutdown() in particular) can race with it. */
+  PangoContext *ctx = cs_fonts_create_context(f);
+  PangoFontDescription *d = pango_font_description_from_string("Noto Serif CJK SC 10");
+  PangoFont *font = pango_font_map_load_font(f->font_map, ctx, d);
+  g_clear_object(&font);
+  pango_font_description_free(d);
+  g_object_unref(ctx);
   return g_steal_pointer(&f);
+}
+
+void cs_fonts_shutdown(void) {
+  cairo_debug_reset_static_data();
+  FcFini();
 }
 
 PangoContext *cs_fonts_create_context(const cs_fonts_t *f) {

@@ -28,6 +28,11 @@ gboolean cs_fonts_cover(const cs_fonts_t *fonts, const char *text, gunichar *mis
 guint cs_fonts_n_files(const cs_fonts_t *fonts);
 const char *cs_fonts_file(const cs_fonts_t *fonts, guint index);
 
+/* At process exit, after every renderer and font set is freed: releases cairo's font cache and
+ * fontconfig's global state (Pango loads the system configuration in a thread even though it
+ * is never used here), so that leak checkers see a clean exit. */
+void cs_fonts_shutdown(void);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(cs_fonts_t, cs_fonts_free)
 
 G_END_DECLS

@@ -250,9 +250,13 @@ static gboolean get_paint(loader_t *l, JsonObject *o, const char *path, const ch
     g_autofree char *sp = g_strdup_printf("%s.stops[%d]", gp, i);
     JsonNode *e = json_array_get_element(stops, (guint)i);
     JsonArray *pair = JSON_NODE_HOLDS_ARRAY(e) ? json_node_get_array(e) : NULL;
-    if (pair == NULL || json_array_get_length(pair) != 2 ||
-        !JSON_NODE_HOLDS_VALUE(json_array_get_element(pair, 0)) ||
-        json_array_get_string_element(pair, 1) == NULL)
+    JsonNode *off = pair && json_array_get_length(pair) == 2 ? json_array_get_element(pair, 0) : NULL;
+    JsonNode *col = off ? json_array_get_element(pair, 1) : NULL;
+    GType ot = off && JSON_NODE_HOLDS_VALUE(off) ? json_node_get_value_type(off) : G_TYPE_INVALID;
+    /* a number and a string, checked before reading: json-glib's getters coerce (a string
+     * offset would read as 0) or emit criticals on the wrong type */
+    if ((ot != G_TYPE_INT64 && ot != G_TYPE_DOUBLE) || col == NULL ||
+        !JSON_NODE_HOLDS_VALUE(col) || json_node_get_value_type(col) != G_TYPE_STRING)
       return fail(l, sp, _("must be [offset, colour]"));
     out->offsets[i] = json_array_get_double_element(pair, 0);
     if (out->offsets[i] < 0 || out->offsets[i] > 1 || (i > 0 && out->offsets[i] < out->offsets[i - 1]))

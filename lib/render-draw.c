@@ -130,7 +130,17 @@ static void draw_qr(cairo_t *cr, const card_side_t *cs, const cs_element_t *e,
   double ox = x0 + quiet * m, oy = y0 + quiet * m, sx = m, sy = 0;
   cairo_user_to_device(cr, &ox, &oy);
   cairo_user_to_device_distance(cr, &sx, &sy);
-  double px = MAX(1.0, round(hypot(sx, sy)));
+  double exact = hypot(sx, sy), px = round(exact);
+  if (fabs(exact - px) > 0.01 || px < 1) {
+    /* a preview at a resolution where a module is not whole pixels: draw it where it is,
+     * anti-aliased, rather than shrink or grow the symbol by rounding */
+    for (int y = 0; y < n; y++)
+      for (int x = 0; x < n; x++)
+        if (cs_qr_dark(qr, x, y))
+          cairo_rectangle(cr, x0 + (x + quiet) * m, y0 + (y + quiet) * m, m, m);
+    cairo_fill(cr);
+    return;
+  }
   ox = round(ox);
   oy = round(oy);
   cairo_save(cr);
@@ -206,7 +216,9 @@ static void draw_element(const cs_card_t *card, const card_side_t *cs, const cs_
     cairo_scale(cr, e->scale, e->scale);
     cairo_rectangle(cr, 0, 0, inc->side->width, inc->side->height);
     cairo_clip(cr);
-    cs_card_draw_range(card, inc, cr, target, 0);
+    cs_card_t unmarked = *card; /* the including side carries the one SPECIMEN mark */
+    unmarked.specimen = FALSE;
+    cs_card_draw_range(&unmarked, inc, cr, target, 0);
     cairo_restore(cr);
     return;
   }

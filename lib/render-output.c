@@ -378,10 +378,20 @@ cs_planes_t *cs_card_render_planes(const cs_card_t *card, const char *side,
                               g->card_y_mm, CS_RENDER_K, FALSE);
   p->k = threshold(k, g->width, g->height, &p->k_stride);
   cairo_surface_destroy(k);
-  cairo_surface_t *ov = raster(card, cs, CAIRO_FORMAT_A8, w, h, g->dpi, g->card_x_mm,
-                               g->card_y_mm, CS_RENDER_OVERLAY, FALSE);
-  p->overlay = threshold(ov, g->width, g->height, &p->overlay_stride);
-  cairo_surface_destroy(ov);
+  gboolean any_overlay = FALSE;
+  for (guint i = 0; i < cs->side->elements->len; i++)
+    any_overlay |= ((const cs_element_t *)cs->side->elements->pdata[i])->panel == CS_PANEL_OVERLAY;
+  if (any_overlay) {
+    cairo_surface_t *ov = raster(card, cs, CAIRO_FORMAT_A8, w, h, g->dpi, g->card_x_mm,
+                                 g->card_y_mm, CS_RENDER_OVERLAY, FALSE);
+    p->overlay = threshold(ov, g->width, g->height, &p->overlay_stride);
+    cairo_surface_destroy(ov);
+  } else {
+    /* no overlay elements: the side and its bleed are varnished, i.e. every dot */
+    p->overlay_stride = (g->width + 7) / 8;
+    p->overlay = g_malloc(p->overlay_stride * g->height);
+    memset(p->overlay, 0xff, p->overlay_stride * g->height);
+  }
   return p;
 }
 

@@ -1,10 +1,10 @@
 /* Card layout: everything that can fail happens here, before a single mark is drawn.
  *
  * Fitting a text (docs/layout-format.md): a field is first tried on one line at its size;
- * "shrink" lowers the size, never below its minimum, until the line's logical box and ink fit
- * the element's box; "shrink-wrap" then tries up to max_lines lines, choosing the largest size
- * (by bisection) at which the wrapped text fits; otherwise the card is refused with
- * CS_ERROR_FIT naming the field. Layout is done in millimetres with unhinted fonts and
+ * "shrink" lowers the size, never below its minimum, until the line fits the element's box
+ * (across: advances and ink; down: ink, since the font's leading may overhang); "shrink-wrap"
+ * then tries up to max_lines lines, choosing the largest size (by bisection) at which the
+ * wrapped text fits; otherwise the card is refused with CS_ERROR_FIT naming the field. Layout is done in millimetres with unhinted fonts and
  * unrounded positions, so the same lines break at the same places in the PDF and in every
  * raster resolution. */
 #include <math.h>
@@ -120,6 +120,7 @@ gboolean cs_element_is_static(const cs_element_t *e) {
 
 typedef struct {
   double w, h;               /* logical size, mm */
+  double x0, x1;             /* across: the union of the logical and the ink extents, mm */
   PangoRectangle logical, ink; /* Pango units (1/1024 mm) */
   int lines;
 } measure_t;
@@ -145,15 +146,19 @@ static measure_t measure(PangoLayout *pl) {
   pango_layout_get_extents(pl, &m.ink, &m.logical);
   m.w = m.logical.width / (double)PANGO_SCALE;
   m.h = m.logical.height / (double)PANGO_SCALE;
+  m.x0 = MIN(m.logical.x, m.ink.x) / (double)PANGO_SCALE;
+  m.x1 = MAX(m.logical.x + m.logical.width, m.ink.x + m.ink.width) / (double)PANGO_SCALE;
   m.lines = pango_layout_get_line_count(pl);
   return m;
 }
 
-/* The ink must stay inside the box too: some glyphs overshoot their logical box. */
+/* Across, the logical width (advances) and the ink must fit; down, the ink: the logical
+ * height includes the font's leading above and below, which may fall outside the box. */
 static gboolean fits(const cs_element_t *e, const measure_t *m, gboolean wrapped) {
-  double ink_w = m->ink.width / (double)PANGO_SCALE, ink_h = m->ink.height / (double)PANGO_SCALE;
-  if (m->w > e->w + EPS_MM || m->h > e->h + EPS_MM || ink_w > e->w + EPS_MM ||
-      ink_h > e->h + EPS_MM)
+  double ink_h = m->ink.height / (double)PANGO_SCALE;
+  /* wrapped lines stay where Pango put them inside the width: nothing may poke out left */
+  double across = wrapped ? m->x1 - MIN(0.0, m->x0) : m->x1 - m->x0;
+  if (across > e->w + EPS_MM || ink_h > e->h + EPS_MM)
     return FALSE;
   return !wrapped || m->lines <= e->max_lines;
 }
@@ -167,21 +172,29 @@ static PangoAlignment pango_align(cs_align_t a) {
 /* Places a fitted layout in its box and records where its ink landed. */
 static void place(text_item_t *t, const measure_t *m, double size_pt, gboolean wrapped) {
   const cs_element_t *e = t->el;
-  double lx = m->logical.x / (double)PANGO_SCALE, ly = m->logical.y / (double)PANGO_SCALE;
+  double ly = m->logical.y / (double)PANGO_SCALE, across = m->x1 - m->x0;
   if (wrapped)
-    t->x = e->x; /* Pango aligns the lines inside the width */
+    t->x = e->x - MIN(0.0, m->x0); /* Pango aligns the lines inside the width */
   else if (e->align == CS_ALIGN_CENTER)
-    t->x = e->x + (e->w - m->w) / 2 - lx;
+    t->x = e->x + (e->w - across) / 2 - m->x0;
   else if (e->align == CS_ALIGN_RIGHT)
-    t->x = e->x + e->w - m->w - lx;
+    t->x = e->x + e->w - across - m->x0;
   else
-    t->x = e->x - lx;
+    t->x = e->x - m->x0;
   if (e->valign == CS_VALIGN_TOP)
     t->y = e->y - ly;
   else if (e->valign == CS_VALIGN_BOTTOM)
     t->y = e->y + e->h - m->h - ly;
   else
     t->y = e->y + (e->h - m->h) / 2 - ly;
+  /* placed by the logical box so that baselines line up row to row; then nudged, if the
+   * leading pushed the ink out, until the ink is inside (fits() checked it is not taller) */
+  double ink_top = t->y + m->ink.y / (double)PANGO_SCALE;
+  double ink_bottom = ink_top + m->ink.height / (double)PANGO_SCALE;
+  if (ink_bottom > e->y + e->h)
+    t->y -= ink_bottom - (e->y + e->h);
+  else if (ink_top < e->y)
+    t->y += e->y - ink_top;
   cs_placement_t *p = &t->placement;
   p->id = e->id;
   p->field = e->field;

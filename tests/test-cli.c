@@ -222,6 +222,82 @@ static void test_register_purpose(void) {
   g_rmdir(dir);
 }
 
+static void test_render_outputs(void) {
+  g_autofree char *dir = g_dir_make_tmp("cs-cli-XXXXXX", NULL);
+  g_autofree char *job = testutil_src("examples/special-operation.json");
+  g_autofree char *batch = testutil_src("examples/batch.jsonl");
+  const char *png[] = {"render", "--today=2026-11-29", "--format=png", "-o", dir, job, NULL};
+  result_t r = run(png, NULL);
+  g_assert_cmpint(r.status, ==, 0);
+  result_clear(&r);
+  const char *planes[] = {"render", "--today=2026-11-29", "--format=planes", "--side=front",
+                          "-o", dir, job, NULL};
+  r = run(planes, NULL);
+  g_assert_cmpint(r.status, ==, 0);
+  result_clear(&r);
+  const char *names[] = {"special-operation-front.png", "special-operation-back.png",
+                         "special-operation-front-colour.png", "special-operation-front-k.png",
+                         "special-operation-front-overlay.png"};
+  for (guint i = 0; i < G_N_ELEMENTS(names); i++) {
+    g_autofree char *p = g_build_filename(dir, names[i], NULL);
+    g_assert_true(g_file_test(p, G_FILE_TEST_IS_REGULAR));
+    g_unlink(p);
+  }
+  /* a batch into one file: one multi-page PDF, two pages a card */
+  g_autofree char *pdf = g_build_filename(dir, "batch.pdf", NULL);
+  const char *many[] = {"render", "--today=2026-11-29", "-o", pdf, batch, NULL};
+  r = run(many, NULL);
+  g_assert_cmpint(r.status, ==, 0);
+  g_assert_nonnull(strstr(r.out, "6 pages"));
+  g_assert_nonnull(strstr(r.out, "3 rendered, 0 refused"));
+  result_clear(&r);
+  g_autofree char *head = NULL;
+  gsize len = 0;
+  g_assert_true(g_file_get_contents(pdf, &head, &len, NULL));
+  g_assert_true(len > 1000 && memcmp(head, "%PDF-", 5) == 0);
+  g_unlink(pdf);
+  g_rmdir(dir);
+}
+
+static void test_render_refusals(void) {
+  g_autofree char *dir = g_dir_make_tmp("cs-cli-XXXXXX", NULL);
+  g_autofree char *bad = testutil_src("examples/invalid/typos-and-mistakes.json");
+  const char *args[] = {"render", "-o", dir, bad, NULL};
+  result_t r = run(args, NULL);
+  g_assert_cmpint(r.status, ==, 1);
+  g_assert_nonnull(strstr(r.out, "id_number.checksum"));
+  g_assert_nonnull(strstr(r.out, "0 rendered, 1 refused"));
+  result_clear(&r);
+  /* valid, but a name character no pinned font has (CJK extension G): refused, named */
+  g_autofree char *src = testutil_src("examples/special-operation.json");
+  g_autofree char *text = NULL;
+  g_assert_true(g_file_get_contents(src, &text, NULL, NULL));
+  g_autoptr(JsonNode) node = testutil_parse(text);
+  testutil_set(node, "record.name", "\"张\xf0\xb0\x80\x80\"");
+  g_autofree char *photo = testutil_src("examples/photos/holder-male.jpg");
+  g_autofree char *photo_json = g_strdup_printf("\"%s\"", photo);
+  testutil_set(node, "record.photo.path", photo_json);
+  g_autofree char *doc = json_to_string(node, TRUE);
+  g_autofree char *file = g_build_filename(dir, "rare.json", NULL);
+  g_assert_true(g_file_set_contents(file, doc, -1, NULL));
+  const char *rare[] = {"render", "--today=2026-11-29", "-o", dir, file, NULL};
+  r = run(rare, NULL);
+  g_assert_cmpint(r.status, ==, 1);
+  g_assert_nonnull(strstr(r.out, "render.glyph"));
+  g_assert_nonnull(strstr(r.out, "“name”"));
+  result_clear(&r);
+  g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+  for (const char *n; (n = g_dir_read_name(d));) {
+    g_assert_cmpstr(n, ==, "rare.json"); /* nothing was written for either refused job */
+  }
+  g_unlink(file);
+  g_rmdir(dir);
+  const char *usage[] = {"render", "--format=tiff", "x.json", NULL};
+  r = run(usage, NULL);
+  g_assert_cmpint(r.status, ==, 2);
+  result_clear(&r);
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/cli/examples-ok", test_examples_ok);
@@ -231,5 +307,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/cli/jsonl-line-numbers", test_jsonl_line_numbers);
   g_test_add_func("/cli/exit-codes", test_exit_codes);
   g_test_add_func("/cli/register-purpose", test_register_purpose);
+  g_test_add_func("/cli/render-outputs", test_render_outputs);
+  g_test_add_func("/cli/render-refusals", test_render_refusals);
   return g_test_run();
 }

@@ -72,8 +72,11 @@ int main(int argc, char **argv) {
     return CS_EXIT_OK;
   }
   for (guint i = 0; i < G_N_ELEMENTS(commands); i++)
-    if (g_str_equal(argv[1], commands[i].name))
-      return commands[i].run(argc - 1, argv + 1);
+    if (g_str_equal(argv[1], commands[i].name)) {
+      int status = commands[i].run(argc - 1, argv + 1);
+      cs_fonts_shutdown();
+      return status;
+    }
   fprintf(stderr, _("cardspool: unknown command “%s”\n\n"), argv[1]);
   usage(stderr);
   return CS_EXIT_USAGE;

@@ -181,7 +181,7 @@ int cs_cmd_render(int argc, char **argv) {
       {"side", 0, 0, G_OPTION_ARG_STRING, &side, N_("front, back or both (default)"), "SIDE"},
       {"dpi", 0, 0, G_OPTION_ARG_INT, &dpi, N_("resolution of png (150) and planes (300)"), "N"},
       {"qr-text", 0, 0, G_OPTION_ARG_STRING, &qr,
-       N_("the QR payload; without it the card is a SPECIMEN with an empty QR box"), "TEXT"},
+       N_("the QR payload, for layout and printer tests until signing lands; without it the card is a SPECIMEN with an empty QR box"), "TEXT"},
       {"today", 0, 0, G_OPTION_ARG_STRING, &today,
        N_("validate as of this date (YYYY-MM-DD) instead of today"), "DATE"},
       {"output", 'o', 0, G_OPTION_ARG_FILENAME, &out,
