@@ -77,15 +77,6 @@ static char *broken_copy(const char *file, const char *content) {
   return dir;
 }
 
-static void remove_dir(const char *dir) {
-  g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-  for (const char *n; d && (n = g_dir_read_name(d));) {
-    g_autofree char *p = g_build_filename(dir, n, NULL);
-    g_unlink(p);
-  }
-  g_rmdir(dir);
-}
-
 static void test_broken_data_named(void) {
   const struct {
     const char *file, *content, *expect;
@@ -113,7 +104,7 @@ static void test_broken_data_named(void) {
     g_assert_error(error, CS_ERROR, CS_ERROR_DATA);
     g_test_message("%s", error->message);
     g_assert_nonnull(strstr(error->message, cases[i].expect));
-    remove_dir(dir);
+    testutil_remove_dir(dir);
   }
 }
 

@@ -106,15 +106,6 @@ static void test_cover(gconstpointer data) {
 
 /* ---- broken copies of the fonts folder ---- */
 
-static void remove_dir(const char *dir) {
-  g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-  for (const char *n; d && (n = g_dir_read_name(d));) {
-    g_autofree char *p = g_build_filename(dir, n, NULL);
-    g_unlink(p);
-  }
-  g_rmdir(dir);
-}
-
 typedef struct {
   const char *name;
   int entry;            /* manifest entry to edit, -1: none */
@@ -196,7 +187,7 @@ static void test_broken(gconstpointer data) {
   for (guint i = 0; i < G_N_ELEMENTS(c->expect) && c->expect[i]; i++)
     if (!strstr(error->message, c->expect[i]))
       g_error("message \"%s\" lacks \"%s\"", error->message, c->expect[i]);
-  remove_dir(dir);
+  testutil_remove_dir(dir);
 }
 
 /* The unchanged copy loads: the broken cases fail for their change, not for the copy. */
@@ -210,7 +201,7 @@ static void test_copy_loads(void) {
   g_assert_cmpuint(cs_fonts_n_files(f), ==, 6);
   g_assert_cmpstr(cs_fonts_families(f, "song"), ==, "Noto Serif CJK SC,HanaMinA,HanaMinB");
   cs_fonts_free(f);
-  remove_dir(dir);
+  testutil_remove_dir(dir);
 }
 
 /* Loading and freeing a font set many times (a daemon reloading its fonts) must not grow the
@@ -246,7 +237,7 @@ static void test_free_releases_config(void) {
   gssize growth = (gssize)mallinfo2().uordblks - (gssize)before;
   g_test_message("heap growth over 4 load/free cycles: %" G_GSSIZE_FORMAT " bytes", growth);
   g_assert_cmpint(growth, <, 256 * 1024);
-  remove_dir(dir);
+  testutil_remove_dir(dir);
 }
 
 /* A manifest entry that is not an object must be refused with an error, like any other. */

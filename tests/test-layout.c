@@ -10,15 +10,6 @@
 
 /* ---- helpers ---- */
 
-static void remove_dir(const char *dir) {
-  g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-  for (const char *n; d && (n = g_dir_read_name(d));) {
-    g_autofree char *p = g_build_filename(dir, n, NULL);
-    g_unlink(p);
-  }
-  g_rmdir(dir);
-}
-
 static char *make_tmp_dir(void) {
   g_autoptr(GError) error = NULL;
   char *dir = g_dir_make_tmp("cs-layout-XXXXXX", &error);
@@ -112,7 +103,7 @@ static cs_layout_t *load_text(const char *text, char **dir_out, GError **error) 
   if (dir_out)
     *dir_out = dir;
   else {
-    remove_dir(dir);
+    testutil_remove_dir(dir);
     g_free(dir);
   }
   return l;
@@ -327,7 +318,7 @@ static void test_hash_follows_content(void) {
   g_autoptr(cs_layout_t) same = load_text(text, &dir, &error);
   g_assert_no_error(error);
   g_assert_cmpstr(same->sha256, ==, orig->sha256);
-  remove_dir(dir);
+  testutil_remove_dir(dir);
   g_clear_pointer(&dir, g_free);
 
   /* one byte of a colour value changed */
@@ -347,7 +338,7 @@ static void test_hash_follows_content(void) {
   g_assert_nonnull(header);
   g_assert_cmpint(header->fill.n_stops, >=, 2);
   g_assert_cmpfloat_with_epsilon(header->fill.colours[0].b, 0x71 / 255.0, 1e-9);
-  remove_dir(dir);
+  testutil_remove_dir(dir);
 }
 
 /* ---- the minimal layout and referenced files ---- */
@@ -396,7 +387,7 @@ static void test_svg_in_hash(void) {
     g_assert_nonnull(e->svg_data);
     g_assert_cmpuint(g_bytes_get_size(e->svg_data), >, 0);
     hashes[i] = g_strdup(l->sha256);
-    remove_dir(dir);
+    testutil_remove_dir(dir);
     g_free(dir);
   }
   g_assert_cmpstr(hashes[0], !=, hashes[1]);
@@ -593,7 +584,7 @@ static void test_missing_file(void) {
   g_assert_null(named);
   g_assert_error(error, CS_ERROR, CS_ERROR_IO);
   g_assert_nonnull(strstr(error->message, "no-such-layout.json"));
-  remove_dir(dir);
+  testutil_remove_dir(dir);
 }
 
 /* A gradient stop whose colour is an object must be refused, not crash. */

@@ -1,5 +1,6 @@
 #include "testutil.h"
 
+#include <glib/gstdio.h>
 #include <string.h>
 
 #include "idnumber.h"
@@ -41,4 +42,13 @@ char *testutil_id(const char *area, const char *birth, const char *seq) {
   g_assert_cmpuint(strlen(first), ==, 17);
   char check[2] = {cs_id_number_check_char(first), 0};
   return g_strconcat(first, check, NULL);
+}
+
+void testutil_remove_dir(const char *dir) {
+  g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+  for (const char *n; d && (n = g_dir_read_name(d));) {
+    g_autofree char *p = g_build_filename(dir, n, NULL);
+    g_unlink(p);
+  }
+  g_rmdir(dir);
 }

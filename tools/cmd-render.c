@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <gio/gio.h>
 
 #include "cardspool.h"
 #include "commands.h"
@@ -100,8 +99,10 @@ static gboolean write_outputs(render_t *rt, const cs_card_t *card, const char *s
   return TRUE;
 }
 
-static void render_job(render_t *rt, const char *where, const char *stem, cs_job_t *job,
-                       cs_report_t *report) {
+static void render_job(const char *file, guint line, const char *stem, cs_job_t *job,
+                       cs_report_t *report, gpointer user_data) {
+  render_t *rt = user_data;
+  g_autofree char *where = cs_tool_where(file, line);
   if (job)
     cs_record_validate(job->record, rt->catalogue, &rt->validate, "$.record", report);
   if (job == NULL || cs_report_count(report) > 0) {
@@ -124,45 +125,6 @@ static void render_job(render_t *rt, const char *where, const char *stem, cs_job
   rt->n_ok++;
   if (!rt->quiet)
     printf("%s: OK ->%s\n", where, rt->pdf ? " (batch PDF)" : written->str);
-}
-
-static char *stem_of(const char *file) {
-  g_autofree char *base = g_path_get_basename(file);
-  char *dot = strrchr(base, '.');
-  if (dot && dot != base)
-    *dot = 0;
-  return g_strdup(base);
-}
-
-/* JSON Lines read a line at a time: a batch of any length in constant memory. */
-static gboolean render_lines(render_t *rt, const char *file, GError **error) {
-  g_autoptr(GFile) gf = g_file_new_for_path(file);
-  g_autoptr(GFileInputStream) in = g_file_read(gf, NULL, error);
-  if (in == NULL)
-    return FALSE;
-  g_autoptr(GDataInputStream) data = g_data_input_stream_new(G_INPUT_STREAM(in));
-  g_autofree char *dir = g_path_get_dirname(file);
-  g_autofree char *stem = stem_of(file);
-  guint lineno = 0;
-  for (;;) {
-    gsize len = 0;
-    g_autoptr(GError) local = NULL;
-    g_autofree char *line = g_data_input_stream_read_line_utf8(data, &len, NULL, &local);
-    if (local) {
-      g_propagate_error(error, g_steal_pointer(&local));
-      return FALSE;
-    }
-    if (line == NULL)
-      return TRUE;
-    lineno++;
-    if (*g_strstrip(line) == 0)
-      continue;
-    g_autofree char *where = g_strdup_printf("%s:%u", file, lineno);
-    g_autofree char *line_stem = g_strdup_printf("%s-%u", stem, lineno);
-    g_autoptr(cs_report_t) report = cs_report_new();
-    g_autoptr(cs_job_t) job = cs_job_parse(line, strlen(line), dir, report);
-    render_job(rt, where, line_stem, job, report);
-  }
 }
 
 int cs_cmd_render(int argc, char **argv) {
@@ -273,26 +235,7 @@ int cs_cmd_render(int argc, char **argv) {
       return CS_EXIT_IO;
     }
   }
-  gboolean io_failed = FALSE;
-  for (guint i = 0; files[i]; i++) {
-    g_autoptr(GError) ferr = NULL;
-    if (g_str_has_suffix(files[i], ".jsonl")) {
-      if (!render_lines(&rt, files[i], &ferr)) {
-        fprintf(stderr, "%s: %s\n", files[i], ferr->message);
-        io_failed = TRUE;
-      }
-      continue;
-    }
-    g_autoptr(cs_report_t) report = cs_report_new();
-    g_autoptr(cs_job_t) job = cs_job_load_file(files[i], report, &ferr);
-    if (ferr) {
-      fprintf(stderr, "%s\n", ferr->message);
-      io_failed = TRUE;
-      continue;
-    }
-    g_autofree char *stem = stem_of(files[i]);
-    render_job(&rt, files[i], stem, job, report);
-  }
+  gboolean io_failed = !cs_tool_for_each_job(files, render_job, &rt);
   if (rt.pdf) {
     guint pages = cs_pdf_writer_n_pages(rt.pdf);
     if (!cs_pdf_writer_close(rt.pdf, &error)) {

@@ -1,6 +1,5 @@
 /* cardspool validate: parse and validate job files, print OK or one line per problem. */
 #include <stdio.h>
-#include <string.h>
 
 #include <json-glib/json-glib.h>
 
@@ -47,7 +46,9 @@ static void print_json(const char *file, guint line, const cs_report_t *report) 
   printf("%s\n", s);
 }
 
-static void finish(run_t *run, const char *file, guint line, cs_job_t *job, cs_report_t *report) {
+static void finish(const char *file, guint line, const char *stem, cs_job_t *job,
+                   cs_report_t *report, gpointer user_data) {
+  run_t *run = user_data;
   if (job)
     cs_record_validate(job->record, run->catalogue, &run->options, "$.record", report);
   if (cs_report_count(report) > 0)
@@ -55,32 +56,9 @@ static void finish(run_t *run, const char *file, guint line, cs_job_t *job, cs_r
   if (run->json) {
     print_json(file, line, report);
   } else {
-    g_autofree char *where = line ? g_strdup_printf("%s:%u", file, line) : g_strdup(file);
+    g_autofree char *where = cs_tool_where(file, line);
     cs_tool_print_report(where, report, run->quiet);
   }
-}
-
-/* JSON Lines: one job per line, blank lines skipped, each reported with its line number. */
-static gboolean validate_lines(run_t *run, const char *file, GError **error) {
-  g_autofree char *data = NULL;
-  gsize len = 0;
-  if (!g_file_get_contents(file, &data, &len, error))
-    return FALSE;
-  g_autofree char *dir = g_path_get_dirname(file);
-  guint lineno = 0;
-  for (char *line = data, *next; line && line < data + len; line = next) {
-    lineno++;
-    char *nl = memchr(line, '\n', (gsize)(data + len - line));
-    next = nl ? nl + 1 : NULL;
-    gsize n = nl ? (gsize)(nl - line) : (gsize)(data + len - line);
-    g_autofree char *text = g_strndup(line, n);
-    if (*g_strstrip(text) == 0)
-      continue;
-    g_autoptr(cs_report_t) report = cs_report_new();
-    g_autoptr(cs_job_t) job = cs_job_parse(text, strlen(text), dir, report);
-    finish(run, file, lineno, job, report);
-  }
-  return TRUE;
 }
 
 int cs_cmd_validate(int argc, char **argv) {
@@ -135,25 +113,7 @@ int cs_cmd_validate(int argc, char **argv) {
   }
   run.catalogue = catalogue;
 
-  gboolean io_failed = FALSE;
-  for (guint i = 0; files[i]; i++) {
-    g_autoptr(GError) ferr = NULL;
-    if (g_str_has_suffix(files[i], ".jsonl")) {
-      if (!validate_lines(&run, files[i], &ferr)) {
-        fprintf(stderr, "%s\n", ferr->message);
-        io_failed = TRUE;
-      }
-      continue;
-    }
-    g_autoptr(cs_report_t) report = cs_report_new();
-    g_autoptr(cs_job_t) job = cs_job_load_file(files[i], report, &ferr);
-    if (ferr) {
-      fprintf(stderr, "%s\n", ferr->message);
-      io_failed = TRUE;
-      continue;
-    }
-    finish(&run, files[i], 0, job, report);
-  }
+  gboolean io_failed = !cs_tool_for_each_job(files, finish, &run);
   if (io_failed)
     return CS_EXIT_IO;
   return run.n_invalid > 0 ? CS_EXIT_INVALID : CS_EXIT_OK;
