@@ -195,14 +195,11 @@ cs_fonts_t *cs_fonts_new(const char *dir, GError **error) {
     return NULL;
   }
   pango_fc_font_map_set_config(PANGO_FC_FONT_MAP(f->font_map), f->config);
-  /* Loading one font waits for Pango's background fontconfig initialisation, so it is over
-   * before anything else (cs_fonts_shutdown() in particular) can race with it. */
-  PangoContext *ctx = cs_fonts_create_context(f);
-  PangoFontDescription *d = pango_font_description_from_string("Noto Serif CJK SC 10");
-  PangoFont *font = pango_font_map_load_font(f->font_map, ctx, d);
-  g_clear_object(&font);
-  pango_font_description_free(d);
-  g_object_unref(ctx);
+  /* Pango initialises fontconfig's default configuration in a thread of its own when a font
+   * map is made, even one with a private configuration. get_config() waits for that thread,
+   * so it cannot still be running when cs_fonts_shutdown() tears fontconfig down (a crash at
+   * exit under load, seen in the CLI tests). */
+  (void)pango_fc_font_map_get_config(PANGO_FC_FONT_MAP(f->font_map));
   return g_steal_pointer(&f);
 }
 
