@@ -1,7 +1,9 @@
 /* libcardspool: the public API in one include. */
 #pragma once
 
+#include "base45.h"
 #include "catalogue.h"
+#include "credential.h"
 #include "date.h"
 #include "error.h"
 #include "fonts.h"
@@ -13,4 +15,6 @@
 #include "record.h"
 #include "render.h"
 #include "report.h"
+#include "scan.h"
+#include "signer.h"
 #include "validate.h"

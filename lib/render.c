@@ -14,6 +14,7 @@
 #include "i18n.h"
 #include "photo.h"
 #include "render-private.h"
+#include "credential.h"
 #include "validate.h"
 
 #define PT_TO_MM (25.4 / 72.0)
@@ -323,8 +324,10 @@ static text_item_t *fit_text(cs_renderer_t *r, const cs_element_t *e, const char
 static gboolean lay_out_side(cs_card_t *card, const cs_side_t *side, const cs_record_t *record,
                              const char *qr_text, GError **error);
 
-static gboolean photo_for(cs_card_t *card, card_side_t *cs, const cs_element_t *e,
-                          const cs_record_t *record, GError **error) {
+/* The photo for a box: cropped to its shape, at most 600 dpi, as a JPEG (what a PDF embeds)
+ * and the pixels of that JPEG (what rasters draw). */
+static cairo_surface_t *prepare_photo(const cs_element_t *e, const cs_record_t *record,
+                                      GError **error) {
   cs_photo_limits_t limits = CS_PHOTO_LIMITS_DEFAULT;
   g_autoptr(GBytes) bytes = cs_record_load_photo(record, limits.max_bytes, error);
   if (bytes == NULL)
@@ -351,6 +354,14 @@ static gboolean photo_for(cs_card_t *card, card_side_t *cs, const cs_element_t *
   const unsigned char *d = g_bytes_get_data(jpeg, &len);
   cairo_surface_set_mime_data(shown, CAIRO_MIME_TYPE_JPEG, d, len,
                               (cairo_destroy_func_t)g_bytes_unref, g_bytes_ref(jpeg));
+  return shown;
+}
+
+static gboolean photo_for(cs_card_t *card, card_side_t *cs, const cs_element_t *e,
+                          const cs_record_t *record, GError **error) {
+  cairo_surface_t *shown = prepare_photo(e, record, error);
+  if (shown == NULL)
+    return FALSE;
   g_hash_table_insert(cs->photos, (gpointer)e, shown);
   return TRUE;
 }
@@ -484,6 +495,34 @@ cs_card_t *cs_card_new(cs_renderer_t *r, const cs_layout_t *layout, const cs_rec
       return NULL;
     }
   return g_steal_pointer(&card);
+}
+
+cs_card_t *cs_card_new_signed(cs_renderer_t *r, const cs_layout_t *layout,
+                              const cs_record_t *record, cs_signer_t *signer, gint64 iat,
+                              const char *const *sides, GError **error) {
+  /* the photo as the front prints it: the same JPEG the card embeds */
+  const cs_side_t *front = cs_layout_side(layout, "front");
+  const cs_element_t *pe = NULL;
+  for (guint i = 0; front && i < front->elements->len && !pe; i++)
+    if (((cs_element_t *)front->elements->pdata[i])->type == CS_EL_PHOTO)
+      pe = front->elements->pdata[i];
+  guint8 hash[CS_PHOTO_HASH_LENGTH];
+  if (pe) {
+    cairo_surface_t *photo = prepare_photo(pe, record, error);
+    if (photo == NULL)
+      return NULL;
+    const unsigned char *jpeg = NULL;
+    unsigned long len = 0;
+    cairo_surface_get_mime_data(photo, CAIRO_MIME_TYPE_JPEG, &jpeg, &len);
+    g_autoptr(GBytes) bytes = g_bytes_new(jpeg, len);
+    cs_credential_photo_hash(bytes, hash);
+    cairo_surface_destroy(photo);
+  }
+  g_autoptr(GBytes) claims = cs_credential_claims(record, pe ? hash : NULL, iat, error);
+  g_autofree char *text = claims ? cs_credential_sign(claims, signer, NULL, error) : NULL;
+  if (text == NULL)
+    return NULL;
+  return cs_card_new(r, layout, record, text, sides, error);
 }
 
 void cs_card_free(cs_card_t *card) {

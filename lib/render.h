@@ -12,6 +12,7 @@
 #include "fonts.h"
 #include "layout.h"
 #include "record.h"
+#include "signer.h"
 
 G_BEGIN_DECLS
 
@@ -37,6 +38,12 @@ const cs_fonts_t *cs_renderer_fonts(const cs_renderer_t *renderer);
 cs_card_t *cs_card_new(cs_renderer_t *renderer, const cs_layout_t *layout,
                        const cs_record_t *record, const char *qr_text,
                        const char *const *sides, GError **error);
+/* As cs_card_new(), with a QR that is the record's signed credential (docs/qr-format.md),
+ * made here so that it binds exactly what the card prints: the fields, and the hash of the
+ * photo as printed on the front. iat: the signing time (Unix seconds). */
+cs_card_t *cs_card_new_signed(cs_renderer_t *renderer, const cs_layout_t *layout,
+                              const cs_record_t *record, cs_signer_t *signer, gint64 iat,
+                              const char *const *sides, GError **error);
 gboolean cs_card_has_side(const cs_card_t *card, const char *side);
 gboolean cs_card_is_specimen(const cs_card_t *card);
 void cs_card_free(cs_card_t *card);

@@ -4,6 +4,7 @@
 
 #include <json-glib/json-glib.h>
 
+#include "scan.h"
 #include "testutil.h"
 
 typedef struct {
@@ -298,6 +299,99 @@ static void test_render_refusals(void) {
   result_clear(&r);
 }
 
+static void test_sign_and_verify(void) {
+  g_autofree char *dir = g_dir_make_tmp("cs-cli-XXXXXX", NULL);
+  g_autofree char *keys = g_build_filename(dir, "keys", NULL);
+  g_autofree char *other = g_build_filename(dir, "other", NULL);
+  const char *kg[] = {"keygen", "--name", "北京市应急管理局", "--authority", "110000", "-o",
+                      keys, NULL};
+  result_t r = run(kg, NULL);
+  g_assert_cmpint(r.status, ==, 0);
+  result_clear(&r);
+  const char *kg2[] = {"keygen", "--alg", "EdDSA", "--name", "other", "--authority", "110000",
+                       "-o", other, NULL};
+  r = run(kg2, NULL);
+  g_assert_cmpint(r.status, ==, 0);
+  result_clear(&r);
+  g_autofree char *key = g_build_filename(keys, "key.pem", NULL);
+  g_autofree char *cert = g_build_filename(keys, "cert.pem", NULL);
+  g_autofree char *other_cert = g_build_filename(other, "cert.pem", NULL);
+  GStatBuf st;
+  g_assert_cmpint(g_stat(key, &st), ==, 0);
+  g_assert_cmpint(st.st_mode & 0777, ==, 0600);
+
+  g_autofree char *job = testutil_src("examples/special-operation.json");
+  g_autofree char *png_dir = g_build_filename(dir, "png", NULL);
+  const char *render[] = {"render", "--today=2026-11-29", "--key", key, "--cert", cert,
+                          "--format=png", "--side=front", "--dpi=300", "-o", png_dir, job, NULL};
+  r = run(render, NULL);
+  g_assert_cmpint(r.status, ==, 0);
+  result_clear(&r);
+  g_autofree char *pdf = g_build_filename(dir, "card.pdf", NULL);
+  const char *render_pdf[] = {"render", "--today=2026-11-29", "--key", key, "--cert", cert,
+                              "-o", pdf, job, NULL};
+  r = run(render_pdf, NULL);
+  g_assert_cmpint(r.status, ==, 0);
+  result_clear(&r);
+  g_autofree char *png = g_build_filename(png_dir, "special-operation-front.png", NULL);
+
+  /* valid from the picture and from the PDF */
+  const char *v_png[] = {"verify", "--cert", cert, png, NULL};
+  r = run(v_png, NULL);
+  g_assert_cmpint(r.status, ==, 0);
+  g_assert_nonnull(strstr(r.out, "valid"));
+  g_assert_nonnull(strstr(r.out, "张建国"));
+  g_assert_nonnull(strstr(r.out, "T110105198503120039"));
+  result_clear(&r);
+  const char *v_pdf[] = {"verify", "--cert", cert, "--json", pdf, NULL};
+  r = run(v_pdf, NULL);
+  g_assert_cmpint(r.status, ==, 0);
+  g_assert_nonnull(strstr(r.out, "\"status\" : \"valid\""));
+  result_clear(&r);
+  /* another issuer's key: unknown signer (5), and no personal data printed */
+  const char *v_other[] = {"verify", "--cert", other_cert, png, NULL};
+  r = run(v_other, NULL);
+  g_assert_cmpint(r.status, ==, 5);
+  g_assert_null(strstr(r.out, "张建国"));
+  result_clear(&r);
+  /* after the certificate's validity: expired (6) */
+  const char *v_late[] = {"verify", "--cert", cert, "--at", "2031-01-01T00:00:00+08:00", png,
+                          NULL};
+  r = run(v_late, NULL);
+  g_assert_cmpint(r.status, ==, 6);
+  result_clear(&r);
+  /* text that is no credential: malformed (1); a damaged signature: bad signature (4) */
+  const char *v_url[] = {"verify", "--cert", cert, "https://cx.mem.gov.cn/x", NULL};
+  r = run(v_url, NULL);
+  g_assert_cmpint(r.status, ==, 1);
+  result_clear(&r);
+  const char *scan_png[] = {"verify", "--cert", cert, "--json", png, NULL};
+  r = run(scan_png, NULL);
+  result_clear(&r);
+  g_auto(GStrv) codes = cs_scan_file(png, 300, NULL);
+  g_assert_nonnull(codes);
+  g_assert_nonnull(codes[0]);
+  g_autofree char *text = g_strdup(codes[0]);
+  gsize len = strlen(text);
+  /* the last base45 triple holds signature bytes: change one character of it */
+  text[len - 2] = text[len - 2] == '0' ? '1' : '0';
+  const char *v_bad[] = {"verify", "--cert", cert, text, NULL};
+  r = run(v_bad, NULL);
+  g_assert_cmpint(r.status, ==, 4);
+  result_clear(&r);
+  /* usage */
+  const char *v_none[] = {"verify", png, NULL};
+  r = run(v_none, NULL);
+  g_assert_cmpint(r.status, ==, 2);
+  result_clear(&r);
+  const char *v_dir[] = {"verify", "--trust", keys, png, NULL}; /* holds a private key */
+  r = run(v_dir, NULL);
+  g_assert_cmpint(r.status, ==, 3);
+  result_clear(&r);
+  g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", dir);
+  g_assert_cmpint(system(cmd), ==, 0);
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/cli/examples-ok", test_examples_ok);
@@ -309,5 +403,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/cli/register-purpose", test_register_purpose);
   g_test_add_func("/cli/render-outputs", test_render_outputs);
   g_test_add_func("/cli/render-refusals", test_render_refusals);
+  g_test_add_func("/cli/sign-and-verify", test_sign_and_verify);
   return g_test_run();
 }

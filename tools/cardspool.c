@@ -16,6 +16,8 @@ static const struct {
     {"validate", cs_cmd_validate, N_("check job files (JSON or JSON Lines) against every rule")},
     {"render", cs_cmd_render,
      N_("render cards: PDF, PNG previews, printer planes, electronic certificate, paper print")},
+    {"keygen", cs_cmd_keygen, N_("make a signing key and a self-signed issuer certificate")},
+    {"verify", cs_cmd_verify, N_("verify a card's QR credential offline (text, picture or PDF)")},
 };
 
 static void usage(FILE *out) {

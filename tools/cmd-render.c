@@ -21,6 +21,8 @@ typedef struct {
   const char *const *sides;
   double dpi;
   const char *qr_text;
+  cs_signer_t *signer;  /* signs every card's QR when set */
+  gint64 iat;
   const char *out;      /* a file (one output) or a folder */
   gboolean out_is_dir;
   cs_pdf_writer_t *pdf; /* one multi-page PDF for a whole batch */
@@ -115,8 +117,11 @@ static void render_job(const char *file, guint line, const char *stem, cs_job_t 
   const cs_layout_t *layout =
       cs_renderer_layout(rt->renderer, rt->layout, job->record->type, &error);
   g_autoptr(cs_card_t) card =
-      layout ? cs_card_new(rt->renderer, layout, job->record, rt->qr_text, rt->sides, &error)
-             : NULL;
+      layout == NULL ? NULL
+      : rt->signer   ? cs_card_new_signed(rt->renderer, layout, job->record, rt->signer, rt->iat,
+                                          rt->sides, &error)
+                     : cs_card_new(rt->renderer, layout, job->record, rt->qr_text, rt->sides,
+                                   &error);
   if (card == NULL || !write_outputs(rt, card, stem, written, &error)) {
     printf("%s: $: %s: %s\n", where, error_code(error), error->message);
     rt->n_failed++;
@@ -131,7 +136,7 @@ int cs_cmd_render(int argc, char **argv) {
   render_t rt = {0};
   cs_validate_options_init(&rt.validate);
   g_autofree char *layout = NULL, *format = NULL, *side = NULL, *out = NULL, *qr = NULL;
-  g_autofree char *today = NULL;
+  g_autofree char *today = NULL, *key = NULL, *cert = NULL;
   int dpi = 0;
   g_auto(GStrv) files = NULL;
   GOptionEntry entries[] = {
@@ -144,6 +149,10 @@ int cs_cmd_render(int argc, char **argv) {
       {"dpi", 0, 0, G_OPTION_ARG_INT, &dpi, N_("resolution of png (150) and planes (300)"), "N"},
       {"qr-text", 0, 0, G_OPTION_ARG_STRING, &qr,
        N_("the QR payload, for layout and printer tests until signing lands; without it the card is a SPECIMEN with an empty QR box"), "TEXT"},
+      {"key", 0, 0, G_OPTION_ARG_FILENAME, &key,
+       N_("sign every card's QR with this private key (PEM, mode 0600)"), "FILE"},
+      {"cert", 0, 0, G_OPTION_ARG_FILENAME, &cert,
+       N_("the key's issuer certificate (PEM): its hash is the QR's kid"), "FILE"},
       {"today", 0, 0, G_OPTION_ARG_STRING, &today,
        N_("validate as of this date (YYYY-MM-DD) instead of today"), "DATE"},
       {"output", 'o', 0, G_OPTION_ARG_FILENAME, &out,
@@ -203,6 +212,24 @@ int cs_cmd_render(int argc, char **argv) {
   }
   rt.layout = layout;
   rt.qr_text = qr;
+  if (key && qr) {
+    fprintf(stderr, _("cardspool render: --key and --qr-text exclude each other\n"));
+    return CS_EXIT_USAGE;
+  }
+  g_autoptr(cs_signer_t) signer = NULL;
+  if (key) {
+    signer = cs_signer_load_pem(key, cert, &error);
+    if (signer == NULL) {
+      fprintf(stderr, "cardspool render: %s\n", error->message);
+      return CS_EXIT_IO;
+    }
+    rt.signer = signer;
+    /* the signing time: SOURCE_DATE_EPOCH for reproducible outputs (with EdDSA, whose
+     * signatures are deterministic; ECDSA's are not in OpenSSL 3.0) */
+    const char *epoch = g_getenv("SOURCE_DATE_EPOCH");
+    rt.iat = epoch && *epoch ? g_ascii_strtoll(epoch, NULL, 10)
+                             : g_get_real_time() / G_USEC_PER_SEC;
+  }
   gboolean single = files[1] == NULL && !g_str_has_suffix(files[0], ".jsonl");
   rt.out = out ? out : "out";
   gboolean is_pdf_format = !g_str_equal(rt.format, "png") && !g_str_equal(rt.format, "planes");

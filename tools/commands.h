@@ -16,6 +16,8 @@ enum {
 
 int cs_cmd_validate(int argc, char **argv);
 int cs_cmd_render(int argc, char **argv);
+int cs_cmd_keygen(int argc, char **argv);
+int cs_cmd_verify(int argc, char **argv);
 
 /* Called once per job: line is 0 for a .json file, the line number in a .jsonl; stem names the
  * job's outputs (the file's base name, with "-LINE" in a .jsonl). job is NULL when the
