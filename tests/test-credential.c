@@ -327,6 +327,28 @@ static void test_print_and_scan(void) {
   free_keys(&k);
 }
 
+/* The fuzzing seeds: none crashes; with an empty trust store nothing is valid; the valid
+ * ones are well formed (unknown signer), every other one is malformed. */
+static void test_corpus(void) {
+  g_autofree char *dir = testutil_src("tests/fuzz/corpus/credential");
+  g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+  g_assert_nonnull(d);
+  g_autoptr(cs_trust_t) empty = cs_trust_new();
+  guint n = 0;
+  for (const char *name; (name = g_dir_read_name(d));) {
+    g_autofree char *path = g_build_filename(dir, name, NULL);
+    g_autofree char *text = NULL;
+    g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+    g_autoptr(cs_verify_result_t) v = cs_credential_verify(text, NULL, empty, now);
+    g_test_message("%s: %s", name, cs_verify_status_name(v->status));
+    g_assert_cmpint(v->status, ==,
+                    g_str_has_prefix(name, "valid-") ? CS_VERIFY_UNKNOWN_SIGNER
+                                                     : CS_VERIFY_MALFORMED);
+    n++;
+  }
+  g_assert_cmpuint(n, >=, 20);
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add_data_func("/credential/round-trip/ES256", GINT_TO_POINTER(CS_ALG_ES256),
@@ -342,6 +364,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/credential/malformed", test_malformed);
   g_test_add_func("/credential/claims-need-valid-record", test_claims_need_valid_record);
   g_test_add_func("/credential/print-and-scan", test_print_and_scan);
+  g_test_add_func("/credential/fuzz-corpus", test_corpus);
   int rc = g_test_run();
   cs_fonts_shutdown();
   return rc;

@@ -20,7 +20,6 @@ typedef struct {
   const char *format; /* pdf, png, planes, ecert, paper */
   const char *const *sides;
   double dpi;
-  const char *qr_text;
   cs_signer_t *signer;  /* signs every card's QR when set */
   gint64 iat;
   const char *out;      /* a file (one output) or a folder */
@@ -120,8 +119,7 @@ static void render_job(const char *file, guint line, const char *stem, cs_job_t 
       layout == NULL ? NULL
       : rt->signer   ? cs_card_new_signed(rt->renderer, layout, job->record, rt->signer, rt->iat,
                                           rt->sides, &error)
-                     : cs_card_new(rt->renderer, layout, job->record, rt->qr_text, rt->sides,
-                                   &error);
+                     : cs_card_new(rt->renderer, layout, job->record, NULL, rt->sides, &error);
   if (card == NULL || !write_outputs(rt, card, stem, written, &error)) {
     printf("%s: $: %s: %s\n", where, error_code(error), error->message);
     rt->n_failed++;
@@ -135,7 +133,7 @@ static void render_job(const char *file, guint line, const char *stem, cs_job_t 
 int cs_cmd_render(int argc, char **argv) {
   render_t rt = {0};
   cs_validate_options_init(&rt.validate);
-  g_autofree char *layout = NULL, *format = NULL, *side = NULL, *out = NULL, *qr = NULL;
+  g_autofree char *layout = NULL, *format = NULL, *side = NULL, *out = NULL;
   g_autofree char *today = NULL, *key = NULL, *cert = NULL;
   int dpi = 0;
   g_auto(GStrv) files = NULL;
@@ -147,10 +145,10 @@ int cs_cmd_render(int argc, char **argv) {
        "FORMAT"},
       {"side", 0, 0, G_OPTION_ARG_STRING, &side, N_("front, back or both (default)"), "SIDE"},
       {"dpi", 0, 0, G_OPTION_ARG_INT, &dpi, N_("resolution of png (150) and planes (300)"), "N"},
-      {"qr-text", 0, 0, G_OPTION_ARG_STRING, &qr,
-       N_("the QR payload, for layout and printer tests until signing lands; without it the card is a SPECIMEN with an empty QR box"), "TEXT"},
       {"key", 0, 0, G_OPTION_ARG_FILENAME, &key,
-       N_("sign every card's QR with this private key (PEM, mode 0600)"), "FILE"},
+       N_("sign every card's QR with this private key (PEM, mode 0600); without a key the card "
+          "is a SPECIMEN with an empty QR box"),
+       "FILE"},
       {"cert", 0, 0, G_OPTION_ARG_FILENAME, &cert,
        N_("the key's issuer certificate (PEM): its hash is the QR's kid"), "FILE"},
       {"today", 0, 0, G_OPTION_ARG_STRING, &today,
@@ -211,11 +209,8 @@ int cs_cmd_render(int argc, char **argv) {
     return CS_EXIT_USAGE;
   }
   rt.layout = layout;
-  rt.qr_text = qr;
-  if (key && qr) {
-    fprintf(stderr, _("cardspool render: --key and --qr-text exclude each other\n"));
-    return CS_EXIT_USAGE;
-  }
+  /* No option draws an arbitrary QR payload: a card's QR is its signed credential (--key) or
+   * the card is a SPECIMEN with an empty QR box. */
   g_autoptr(cs_signer_t) signer = NULL;
   if (key) {
     signer = cs_signer_load_pem(key, cert, &error);
