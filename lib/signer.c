@@ -22,6 +22,7 @@
 
 #include "error.h"
 #include "io.h"
+#include "signer-private.h"
 
 /* Key and certificate files are small; anything larger is not one. */
 #define MAX_KEY_FILE (64 * 1024)
@@ -39,6 +40,10 @@ struct cs_signer {
   EVP_PKEY *pkey;
   cs_alg_t alg;
   guint8 kid[CS_KID_LENGTH];
+  /* Another backend (a PKCS#11 token) instead of pkey, when sign is set. */
+  cs_signer_sign_fn sign;
+  gpointer backend_data;
+  GDestroyNotify backend_free;
 };
 
 typedef struct {
@@ -296,7 +301,25 @@ void cs_signer_free(cs_signer_t *signer) {
   if (signer == NULL)
     return;
   EVP_PKEY_free(signer->pkey);
+  if (signer->backend_free)
+    signer->backend_free(signer->backend_data);
   g_free(signer);
+}
+
+cs_signer_t *cs_signer_new_backend(cs_alg_t alg, const guint8 kid[CS_KID_LENGTH],
+                                   cs_signer_sign_fn sign, gpointer data,
+                                   GDestroyNotify free_fn) {
+  cs_signer_t *signer = g_new0(cs_signer_t, 1);
+  signer->alg = alg;
+  memcpy(signer->kid, kid, CS_KID_LENGTH);
+  signer->sign = sign;
+  signer->backend_data = data;
+  signer->backend_free = free_fn;
+  return signer;
+}
+
+gpointer cs_signer_backend_data(const cs_signer_t *signer) {
+  return signer->backend_data;
 }
 
 cs_alg_t cs_signer_alg(const cs_signer_t *signer) {
@@ -398,6 +421,8 @@ cs_signer_t *cs_signer_load_pem(const char *key_path, const char *cert_path, GEr
 }
 
 GBytes *cs_signer_sign(cs_signer_t *signer, const guint8 *data, gsize length, GError **error) {
+  if (signer->sign)
+    return signer->sign(signer, data, length, error);
   EVP_MD_CTX *md_ctx = EVP_MD_CTX_new();
   unsigned char *sig = NULL;
   size_t sig_len = 0;

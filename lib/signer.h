@@ -29,6 +29,17 @@ typedef struct cs_signer cs_signer_t;
  * from the key: P-256 -> ES256, Ed25519 -> EdDSA, SM2 -> SM2-SM3; anything else
  * CS_ERROR_UNSUPPORTED. */
 cs_signer_t *cs_signer_load_pem(const char *key_path, const char *cert_path, GError **error);
+/* A key in a PKCS#11 token: module (a .so path), the token's label, the private key's
+ * CKA_LABEL; the PIN from pin_file (first line; refused if group- or world-readable, like PEM
+ * keys) or, if pin_file is NULL, the environment variable named pin_env (never the command
+ * line). ES256 (CKM_ECDSA over a SHA-256 digest computed here, the token returns r||s) and
+ * EdDSA (CKM_EDDSA). The kid is computed from the certificate object with the same label
+ * (CKO_CERTIFICATE, CKA_VALUE) if the token holds one, else from the public key object
+ * (CKO_PUBLIC_KEY, same label) as SubjectPublicKeyInfo. The signer keeps a logged-in session
+ * open until it is freed; a signer is not to be used from two threads at once. */
+cs_signer_t *cs_signer_load_pkcs11(const char *module, const char *token_label,
+                                   const char *key_label, const char *pin_file,
+                                   const char *pin_env, GError **error);
 void cs_signer_free(cs_signer_t *signer);
 cs_alg_t cs_signer_alg(const cs_signer_t *signer);
 const guint8 *cs_signer_kid(const cs_signer_t *signer); /* CS_KID_LENGTH bytes */

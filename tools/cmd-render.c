@@ -135,6 +135,8 @@ int cs_cmd_render(int argc, char **argv) {
   cs_validate_options_init(&rt.validate);
   g_autofree char *layout = NULL, *format = NULL, *side = NULL, *out = NULL;
   g_autofree char *today = NULL, *key = NULL, *cert = NULL;
+  g_autofree char *p11_module = NULL, *p11_token = NULL, *p11_key = NULL, *pin_file = NULL,
+                  *pin_env = NULL;
   int dpi = 0;
   g_auto(GStrv) files = NULL;
   GOptionEntry entries[] = {
@@ -151,6 +153,14 @@ int cs_cmd_render(int argc, char **argv) {
        "FILE"},
       {"cert", 0, 0, G_OPTION_ARG_FILENAME, &cert,
        N_("the key's issuer certificate (PEM): its hash is the QR's kid"), "FILE"},
+      {"pkcs11-module", 0, 0, G_OPTION_ARG_FILENAME, &p11_module,
+       N_("sign with a key in a PKCS#11 token: the module (.so)"), "FILE"},
+      {"token", 0, 0, G_OPTION_ARG_STRING, &p11_token, N_("the token's label"), "LABEL"},
+      {"key-label", 0, 0, G_OPTION_ARG_STRING, &p11_key, N_("the private key's label"), "LABEL"},
+      {"pin-file", 0, 0, G_OPTION_ARG_FILENAME, &pin_file,
+       N_("the token PIN: first line of this file (mode 0600)"), "FILE"},
+      {"pin-env", 0, 0, G_OPTION_ARG_STRING, &pin_env,
+       N_("the token PIN: this environment variable (default CARDSPOOL_PIN)"), "VAR"},
       {"today", 0, 0, G_OPTION_ARG_STRING, &today,
        N_("validate as of this date (YYYY-MM-DD) instead of today"), "DATE"},
       {"output", 'o', 0, G_OPTION_ARG_FILENAME, &out,
@@ -212,8 +222,18 @@ int cs_cmd_render(int argc, char **argv) {
   /* No option draws an arbitrary QR payload: a card's QR is its signed credential (--key) or
    * the card is a SPECIMEN with an empty QR box. */
   g_autoptr(cs_signer_t) signer = NULL;
-  if (key) {
-    signer = cs_signer_load_pem(key, cert, &error);
+  if (key && p11_module) {
+    fprintf(stderr, _("cardspool render: --key and --pkcs11-module exclude each other\n"));
+    return CS_EXIT_USAGE;
+  }
+  if (p11_module && (!p11_token || !p11_key)) {
+    fprintf(stderr, _("cardspool render: --pkcs11-module needs --token and --key-label\n"));
+    return CS_EXIT_USAGE;
+  }
+  if (key || p11_module) {
+    signer = key ? cs_signer_load_pem(key, cert, &error)
+                 : cs_signer_load_pkcs11(p11_module, p11_token, p11_key, pin_file,
+                                         pin_env ? pin_env : "CARDSPOOL_PIN", &error);
     if (signer == NULL) {
       fprintf(stderr, "cardspool render: %s\n", error->message);
       return CS_EXIT_IO;
