@@ -20,6 +20,8 @@ typedef enum {
   CS_ERROR_LAYOUT,      /* a layout file is malformed; the message names the file and member */
   CS_ERROR_GLYPH,       /* a character no pinned font can draw */
   CS_ERROR_FIT,         /* a field's text does not fit its box even at its minimum size */
+  CS_ERROR_PRINTER,     /* the printer did not take the card; nothing was printed */
+  CS_ERROR_PRINTER_ATTENTION, /* the card may be partly printed: an operator must look */
 } cs_error_code_t;
 
 GQuark cs_error_quark(void);

@@ -1,6 +1,9 @@
 #include "io.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
 #include <glib/gstdio.h>
 
 #include "error.h"
@@ -48,4 +51,90 @@ const char *cs_resource_dir(const char *env_var, const char *installed, const ch
     return env;
   g_autofree char *probe = g_build_filename(installed, probe_file, NULL);
   return g_file_test(probe, G_FILE_TEST_EXISTS) ? installed : source;
+}
+
+struct cs_atomic_file {
+  FILE *stream;
+  char *tmp;
+  char *path;
+};
+
+static gboolean io_error(GError **error, const char *what, const char *path) {
+  int e = errno;
+  g_set_error(error, CS_ERROR, CS_ERROR_IO, _("cannot write %s: %s"), path,
+              what ? what : g_strerror(e));
+  return FALSE;
+}
+
+cs_atomic_file_t *cs_atomic_open(const char *path, GError **error) {
+  cs_i18n_init();
+  g_autofree char *tmp = g_strconcat(path, ".tmp-XXXXXX", NULL);
+  int fd = g_mkstemp_full(tmp, O_WRONLY | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    io_error(error, NULL, path);
+    return NULL;
+  }
+  FILE *f = fdopen(fd, "wb");
+  if (f == NULL) {
+    io_error(error, NULL, path);
+    close(fd);
+    g_unlink(tmp);
+    return NULL;
+  }
+  cs_atomic_file_t *a = g_new0(cs_atomic_file_t, 1);
+  a->stream = f;
+  a->tmp = g_steal_pointer(&tmp);
+  a->path = g_strdup(path);
+  return a;
+}
+
+FILE *cs_atomic_stream(cs_atomic_file_t *a) { return a->stream; }
+
+static void atomic_free(cs_atomic_file_t *a) {
+  g_free(a->tmp);
+  g_free(a->path);
+  g_free(a);
+}
+
+void cs_atomic_abort(cs_atomic_file_t *a) {
+  if (a == NULL)
+    return;
+  fclose(a->stream);
+  g_unlink(a->tmp);
+  atomic_free(a);
+}
+
+gboolean cs_atomic_commit(cs_atomic_file_t *a, GError **error) {
+  gboolean ok = fflush(a->stream) == 0 && fsync(fileno(a->stream)) == 0;
+  ok = (fclose(a->stream) == 0) && ok;
+  if (!ok || g_rename(a->tmp, a->path) != 0) {
+    io_error(error, NULL, a->path);
+    g_unlink(a->tmp);
+    atomic_free(a);
+    return FALSE;
+  }
+  /* the rename itself is durable once the folder is */
+  g_autofree char *dir = g_path_get_dirname(a->path);
+  int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    fsync(dfd);
+    close(dfd);
+  }
+  atomic_free(a);
+  return TRUE;
+}
+
+gboolean cs_file_append_line(const char *path, const char *line, GError **error) {
+  cs_i18n_init();
+  int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return io_error(error, NULL, path);
+  g_autofree char *text = g_strconcat(line, "\n", NULL);
+  gsize len = strlen(text);
+  /* one write(): O_APPEND keeps concurrent writers' lines whole */
+  gboolean ok = write(fd, text, len) == (gssize)len && fsync(fd) == 0;
+  if (!ok)
+    io_error(error, NULL, path);
+  close(fd);
+  return ok;
 }

@@ -3,12 +3,26 @@
 #pragma once
 
 #include <glib.h>
+#include <stdio.h>
 
 G_BEGIN_DECLS
 
 /* The whole regular file, or NULL with CS_ERROR_IO (missing, unreadable, not a regular file)
  * or CS_ERROR_TOO_LARGE (over max_bytes; nothing read). */
 GBytes *cs_file_read(const char *path, gsize max_bytes, GError **error);
+
+/* Durable replacement, as the CUPS spooler writes its files: the data goes to a temporary
+ * file in the same folder, which is flushed, fsync'ed and renamed over path, and the folder is
+ * fsync'ed; a reader sees the old file or the whole new one, never a part, even after a crash.
+ * cs_atomic_open() returns a stdio stream on the temporary file; finish with exactly one of
+ * cs_atomic_commit() or cs_atomic_abort(). */
+typedef struct cs_atomic_file cs_atomic_file_t;
+cs_atomic_file_t *cs_atomic_open(const char *path, GError **error);
+FILE *cs_atomic_stream(cs_atomic_file_t *file);
+gboolean cs_atomic_commit(cs_atomic_file_t *file, GError **error);
+void cs_atomic_abort(cs_atomic_file_t *file);
+/* Appends one line (a newline is added) and fsyncs: for journals such as a printer's job log. */
+gboolean cs_file_append_line(const char *path, const char *line, GError **error);
 
 /* A folder of run-time resources: $env_var if set, else the installed folder if probe_file
  * exists in it, else the source tree's folder (for running from a build directory). */

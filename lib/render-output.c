@@ -14,6 +14,7 @@
 #include "config.h"
 #include "error.h"
 #include "i18n.h"
+#include "io.h"
 #include "render-private.h"
 
 #define MM_TO_PT (72.0 / 25.4)
@@ -220,19 +221,17 @@ typedef enum { PNG_RGBA, PNG_RGB, PNG_BITS } png_kind_t;
 static gboolean write_png(const char *path, png_kind_t kind, guint width, guint height,
                           const guint8 *data, gsize stride, const char *description,
                           GError **error) {
-  FILE *f = fopen(path, "wb");
-  if (f == NULL) {
-    int e = errno;
-    g_set_error(error, CS_ERROR, CS_ERROR_IO, _("cannot write %s: %s"), path, g_strerror(e));
+  cs_atomic_file_t *af = cs_atomic_open(path, error);
+  if (af == NULL)
     return FALSE;
-  }
+  FILE *f = cs_atomic_stream(af);
   png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
   png_infop info = png ? png_create_info_struct(png) : NULL;
   guint8 *volatile row = NULL;
   if (info == NULL || setjmp(png_jmpbuf(png))) {
     g_free(row);
     png_destroy_write_struct(&png, &info);
-    fclose(f);
+    cs_atomic_abort(af);
     g_set_error(error, CS_ERROR, CS_ERROR_IO, _("cannot write %s"), path);
     return FALSE;
   }
@@ -285,12 +284,7 @@ static gboolean write_png(const char *path, png_kind_t kind, guint width, guint 
   png_write_end(png, NULL);
   g_free(row);
   png_destroy_write_struct(&png, &info);
-  if (fclose(f) != 0) {
-    int e = errno;
-    g_set_error(error, CS_ERROR, CS_ERROR_IO, _("cannot write %s: %s"), path, g_strerror(e));
-    return FALSE;
-  }
-  return TRUE;
+  return cs_atomic_commit(af, error);
 }
 
 gboolean cs_card_write_png(const cs_card_t *card, const char *side, double dpi, const char *path,
@@ -416,4 +410,16 @@ gboolean cs_planes_write(const cs_planes_t *p, const char *dir, const char *pref
                    description, error) &&
          write_png(o, PNG_BITS, p->geometry.width, p->geometry.height, p->overlay,
                    p->overlay_stride, description, error);
+}
+
+gboolean cs_planes_write_composite(const cs_planes_t *p, const char *path,
+                                   const char *description, GError **error) {
+  gsize n = p->colour_stride * p->geometry.height;
+  g_autofree guint8 *rgb = g_memdup2(p->colour, n);
+  for (guint y = 0; y < p->geometry.height; y++)
+    for (guint x = 0; x < p->geometry.width; x++)
+      if (cs_planes_k_dot(p, x, y))
+        memset(rgb + y * p->colour_stride + 3 * x, 0, 3); /* resin black over the colour */
+  return write_png(path, PNG_RGB, p->geometry.width, p->geometry.height, rgb, p->colour_stride,
+                   description, error);
 }

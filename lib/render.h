@@ -128,6 +128,10 @@ gboolean cs_planes_overlay_dot(const cs_planes_t *planes, guint x, guint y);
 gboolean cs_planes_write(const cs_planes_t *planes, const char *dir, const char *prefix,
                          const char *description, GError **error);
 
+/* What the card will look like once printed: the colour plane with every K dot black. */
+gboolean cs_planes_write_composite(const cs_planes_t *planes, const char *path,
+                                   const char *description, GError **error);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(cs_renderer_t, cs_renderer_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(cs_card_t, cs_card_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(cs_planes_t, cs_planes_free)

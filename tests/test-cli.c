@@ -392,6 +392,31 @@ static void test_sign_and_verify(void) {
   g_assert_cmpint(system(cmd), ==, 0);
 }
 
+static void test_print_simulated(void) {
+  g_autofree char *dir = g_dir_make_tmp("cs-cli-XXXXXX", NULL);
+  g_autofree char *uri = g_strconcat("file://", dir, "/printer", NULL);
+  g_autofree char *batch = testutil_src("examples/batch.jsonl");
+  const char *args[] = {"render", "--today=2026-11-29", "--printer", uri, batch, NULL};
+  result_t r = run(args, NULL);
+  g_assert_cmpint(r.status, ==, 0);
+  g_assert_nonnull(strstr(r.out, "printed on file://"));
+  result_clear(&r);
+  g_autofree char *log = g_build_filename(dir, "printer", "jobs.jsonl", NULL);
+  g_autofree char *text = NULL;
+  g_assert_true(g_file_get_contents(log, &text, NULL, NULL));
+  g_auto(GStrv) lines = g_strsplit(g_strstrip(text), "\n", -1);
+  g_assert_cmpuint(g_strv_length(lines), ==, 3);
+  g_autofree char *composite = g_build_filename(dir, "printer", "batch-2-back.png", NULL);
+  g_assert_true(g_file_test(composite, G_FILE_TEST_IS_REGULAR));
+  const char *bad[] = {"render", "--printer", "lpd://x", batch, NULL};
+  r = run(bad, NULL);
+  g_assert_cmpint(r.status, ==, 3);
+  g_assert_nonnull(strstr(r.err, "lpd"));
+  result_clear(&r);
+  g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", dir);
+  g_assert_cmpint(system(cmd), ==, 0);
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/cli/examples-ok", test_examples_ok);
@@ -404,5 +429,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/cli/render-outputs", test_render_outputs);
   g_test_add_func("/cli/render-refusals", test_render_refusals);
   g_test_add_func("/cli/sign-and-verify", test_sign_and_verify);
+  g_test_add_func("/cli/print-simulated", test_print_simulated);
   return g_test_run();
 }

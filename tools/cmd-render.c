@@ -10,6 +10,7 @@
 #include "cardspool.h"
 #include "commands.h"
 #include "i18n.h"
+#include "driver.h"
 #include "render.h"
 
 typedef struct {
@@ -21,6 +22,7 @@ typedef struct {
   const char *const *sides;
   double dpi;
   cs_signer_t *signer;  /* signs every card's QR when set */
+  cs_driver_t *printer; /* every card is printed on it (its geometry) instead of written */
   gint64 iat;
   const char *out;      /* a file (one output) or a folder */
   gboolean out_is_dir;
@@ -58,9 +60,29 @@ static char *out_path(render_t *rt, const char *stem, const char *suffix) {
   return g_build_filename(rt->out, name, NULL);
 }
 
+static gboolean print_card(render_t *rt, const cs_card_t *card, const char *stem,
+                           GString *written, GError **error) {
+  const cs_printer_caps_t *caps = cs_driver_caps(rt->printer);
+  g_autoptr(cs_planes_t) front = cs_card_render_planes(card, "front", &caps->geometry, error);
+  g_autoptr(cs_planes_t) back =
+      front && cs_card_has_side(card, "back")
+          ? cs_card_render_planes(card, "back", &caps->geometry, error)
+          : NULL;
+  if (front == NULL || (cs_card_has_side(card, "back") && back == NULL))
+    return FALSE;
+  g_autofree char *desc = cs_card_describe(card);
+  cs_card_job_t job = {stem, desc, front, back};
+  if (!cs_driver_print(rt->printer, &job, error))
+    return FALSE;
+  g_string_append_printf(written, " printed on %s", cs_driver_uri(rt->printer));
+  return TRUE;
+}
+
 static gboolean write_outputs(render_t *rt, const cs_card_t *card, const char *stem,
                               GString *written, GError **error) {
   const char *f = rt->format;
+  if (rt->printer)
+    return print_card(rt, card, stem, written, error);
   if (g_str_equal(f, "pdf") || g_str_equal(f, "ecert") || g_str_equal(f, "paper")) {
     if (rt->pdf)
       return cs_pdf_writer_add(rt->pdf, card, rt->sides, error);
@@ -134,7 +156,7 @@ int cs_cmd_render(int argc, char **argv) {
   render_t rt = {0};
   cs_validate_options_init(&rt.validate);
   g_autofree char *layout = NULL, *format = NULL, *side = NULL, *out = NULL;
-  g_autofree char *today = NULL, *key = NULL, *cert = NULL;
+  g_autofree char *today = NULL, *key = NULL, *cert = NULL, *printer = NULL;
   g_autofree char *p11_module = NULL, *p11_token = NULL, *p11_key = NULL, *pin_file = NULL,
                   *pin_env = NULL;
   int dpi = 0;
@@ -153,6 +175,10 @@ int cs_cmd_render(int argc, char **argv) {
        "FILE"},
       {"cert", 0, 0, G_OPTION_ARG_FILENAME, &cert,
        N_("the key's issuer certificate (PEM): its hash is the QR's kid"), "FILE"},
+      {"printer", 0, 0, G_OPTION_ARG_STRING, &printer,
+       N_("print the cards on this printer (e.g. file:///srv/cards, the simulated printer) "
+          "instead of writing files"),
+       "URI"},
       {"pkcs11-module", 0, 0, G_OPTION_ARG_FILENAME, &p11_module,
        N_("sign with a key in a PKCS#11 token: the module (.so)"), "FILE"},
       {"token", 0, 0, G_OPTION_ARG_STRING, &p11_token, N_("the token's label"), "LABEL"},
@@ -258,6 +284,17 @@ int cs_cmd_render(int argc, char **argv) {
     return CS_EXIT_IO;
   }
 
+  g_autoptr(cs_driver_t) driver = NULL;
+  if (printer) {
+    driver = cs_driver_open(printer, &error);
+    if (driver == NULL) {
+      fprintf(stderr, "cardspool render: %s\n", error->message);
+      return CS_EXIT_IO;
+    }
+    rt.printer = driver;
+    static const char *const both_sides[] = {"front", "back", NULL};
+    rt.sides = cs_driver_caps(driver)->duplex ? both_sides : rt.sides;
+  }
   g_autoptr(cs_catalogue_t) catalogue = cs_catalogue_load_default(&error);
   if (catalogue == NULL) {
     fprintf(stderr, _("cardspool: cannot load the catalogue: %s\n"), error->message);
