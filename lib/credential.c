@@ -264,8 +264,9 @@ static GBytes *inflate_bounded(const guint8 *d, gsize n) {
   zs.avail_out = MAX_INFLATED;
   int rc = inflate(&zs, Z_FINISH);
   gsize produced = MAX_INFLATED - zs.avail_out;
+  gboolean trailing = zs.avail_in != 0; /* bytes after the stream: one credential, one text */
   inflateEnd(&zs);
-  if (rc != Z_STREAM_END) {
+  if (rc != Z_STREAM_END || trailing) {
     g_free(out);
     return NULL;
   }
@@ -360,6 +361,19 @@ static char *get_text(const cbor_item_t *map, gint64 key) {
   return g_strndup(s, n);
 }
 
+/* For optional members: absent is fine (TRUE, *out untouched); present with the wrong type
+ * is not (FALSE), as docs/qr-format.md says. */
+static gboolean opt_int(const cbor_item_t *map, gint64 key, gint64 *out) {
+  return lookup(map, key) == NULL || get_int(map, key, out);
+}
+
+static gboolean opt_text(const cbor_item_t *map, gint64 key, char **out) {
+  if (lookup(map, key) == NULL)
+    return TRUE;
+  *out = get_text(map, key);
+  return *out != NULL;
+}
+
 static gboolean is_bstr(const cbor_item_t *v) {
   return v && cbor_isa_bytestring(v) && cbor_bytestring_is_definite(v);
 }
@@ -381,14 +395,20 @@ static gboolean read_certificate(const cbor_item_t *m, cs_verify_result_t *res) 
   res->record = r;
   r->type = (cs_cert_type_t)type;
   r->id_number = unpack_id(id);
-  if (r->id_number == NULL)
+  if (r->id_number == NULL || cs_id_number_check(r->id_number) != CS_ID_OK)
     return FALSE;
-  r->certificate_number = get_text(m, C_NUMBER);
+  if (!opt_text(m, C_NUMBER, &r->certificate_number))
+    return FALSE;
   if (r->certificate_number == NULL)
     r->certificate_number = derived_number(r);
   r->name = get_text(m, C_NAME);
   r->sex = (cs_sex_t)sex;
-  char *item = get_text(m, C_ITEM), *category = get_text(m, C_CATEGORY);
+  char *item = NULL, *category = NULL;
+  if (!opt_text(m, C_ITEM, &item) || !opt_text(m, C_CATEGORY, &category)) {
+    g_free(item);
+    g_free(category);
+    return FALSE;
+  }
   if (r->type == CS_CERT_SPECIAL_OPERATION) {
     r->item = item;
     r->category = category ? category : item ? g_strndup(item, strcspn(item, ".")) : NULL;
@@ -398,13 +418,15 @@ static gboolean read_certificate(const cbor_item_t *m, cs_verify_result_t *res) 
   }
   r->first_issue_date = from_epoch_days(first);
   r->valid_from = from_epoch_days(from);
-  gint64 review, serial;
-  if (get_int(m, C_REVIEW_DUE, &review) && review >= 0 && review <= 200000)
+  gint64 review = -1, serial = 0;
+  if (!opt_int(m, C_REVIEW_DUE, &review) || !opt_int(m, C_SERIAL, &serial) || review > 200000 ||
+      (lookup(m, C_REVIEW_DUE) && review < 0) || serial < 0)
+    return FALSE;
+  if (review >= 0)
     r->review_due = from_epoch_days(review);
   else if (r->type == CS_CERT_SPECIAL_OPERATION)
     r->review_due = cs_date_add_years(r->valid_from, 3);
-  if (get_int(m, C_SERIAL, &serial) && serial > 0)
-    r->card_serial = serial;
+  r->card_serial = serial;
   if (res->exp > 0)
     r->valid_until = from_epoch_days((res->exp + CHINA_UTC_OFFSET) / 86400 - 1);
   cbor_item_t *ph = lookup(m, C_PHOTO);
@@ -417,7 +439,7 @@ static gboolean read_certificate(const cbor_item_t *m, cs_verify_result_t *res) 
 }
 
 static cs_verify_result_t *verify_cose(cs_verify_result_t *res, const guint8 *d, gsize n,
-                                       const cs_trust_t *trust, gint64 at) {
+                                       const cs_trust_t *trust, gint64 at, const char *prefix) {
   /* libcbor 0.8 (Debian 12) refuses the unassigned tag values 6 to 20 when decoding, and
    * COSE_Sign1 is tag 18 (0xD2): the outer tags are taken off here, byte by byte: CWT 61
    * (D8 3D), then COSE_Sign1 18 (D2, or D8 12). What is left must be the array. */
@@ -468,7 +490,8 @@ static cs_verify_result_t *verify_cose(cs_verify_result_t *res, const guint8 *d,
     goto done;
   }
   gint64 alg;
-  if (!get_int(hdr, HDR_ALG, &alg) || cs_alg_name((cs_alg_t)alg) == NULL) {
+  if (!get_int(hdr, HDR_ALG, &alg) || alg < G_MININT32 || alg > G_MAXINT32 ||
+      cs_alg_name((cs_alg_t)alg) == NULL) {
     out = finish(res, CS_VERIFY_MALFORMED, "no supported alg in the protected header");
     goto done;
   }
@@ -507,20 +530,39 @@ static cs_verify_result_t *verify_cose(cs_verify_result_t *res, const guint8 *d,
   }
   res->signer_subject = g_strdup(who->subject);
   res->signer_authority = g_strdup(who->authority);
-  res->iss = get_text(claims, CLAIM_ISS);
-  get_int(claims, CLAIM_IAT, &res->iat);
-  get_int(claims, CLAIM_EXP, &res->exp);
   gint64 nbf = 0;
-  get_int(claims, CLAIM_NBF, &nbf);
+  /* a credential without a usable expiry would never expire: exp is required, and every time
+   * claim that is present must be a whole number of seconds */
+  if (!get_int(claims, CLAIM_EXP, &res->exp) || res->exp <= 0 ||
+      !opt_int(claims, CLAIM_IAT, &res->iat) || !opt_int(claims, CLAIM_NBF, &nbf) ||
+      res->iat < 0 || nbf < 0 || !opt_text(claims, CLAIM_ISS, &res->iss)) {
+    out = finish(res, CS_VERIFY_MALFORMED, "exp, iat, nbf or iss missing or of the wrong type");
+    goto done;
+  }
+  /* a key is trusted only within its certificate's validity: retiring a key works */
+  gint64 signed_at = res->iat > 0 ? res->iat : at;
+  if ((who->not_before > 0 && signed_at < who->not_before) ||
+      (who->not_after > 0 && signed_at > who->not_after)) {
+    out = finish(res, CS_VERIFY_UNKNOWN_SIGNER,
+                 "the signer's certificate was not valid when the credential was signed");
+    goto done;
+  }
+  gboolean ours = g_str_equal(prefix, CS_CREDENTIAL_PREFIX);
+  /* an authority's key signs that authority's certificates only */
+  if (ours && who->authority && g_strcmp0(res->iss, who->authority) != 0) {
+    out = finish(res, CS_VERIFY_BAD_SIGNATURE, "issued for %s but signed by authority %s",
+                 res->iss ? res->iss : "(none)", who->authority);
+    goto done;
+  }
   cbor_item_t *cert = lookup(claims, CS_CLAIM_CERTIFICATE);
-  if (cert) {
-    if (!cbor_isa_map(cert) || !read_certificate(cert, res)) {
-      out = finish(res, CS_VERIFY_MALFORMED, "the certificate claim is malformed");
+  if (cert || ours) {
+    if (cert == NULL || !cbor_isa_map(cert) || !read_certificate(cert, res)) {
+      out = finish(res, CS_VERIFY_MALFORMED, "the certificate claim is missing or malformed");
       goto done;
     }
     res->has_certificate = TRUE;
   }
-  if (res->exp > 0 && at > res->exp)
+  if (at > res->exp)
     out = finish(res, CS_VERIFY_EXPIRED, "expired");
   else if ((res->iat > 0 && at < res->iat) || (nbf > 0 && at < nbf))
     out = finish(res, CS_VERIFY_NOT_YET_VALID, "not yet valid");
@@ -564,5 +606,5 @@ cs_verify_result_t *cs_credential_verify(const char *text, const char *prefix,
       return finish(res, CS_VERIFY_MALFORMED, "bad zlib data");
     d = g_bytes_get_data(inflated, &n);
   }
-  return verify_cose(res, d, n, trust, at);
+  return verify_cose(res, d, n, trust, at, prefix);
 }

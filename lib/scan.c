@@ -1,5 +1,6 @@
 #include "scan.h"
 
+#include <math.h>
 #include <poppler.h>
 #include <string.h>
 #include <zbar.h>
@@ -9,11 +10,18 @@
 #include "photo.h"
 
 #define MAX_SCAN_BYTES (64u * 1024u * 1024u)
+/* a scan or a rendered PDF page: 80 megapixels, a card at 2400 dpi many times over */
+#define MAX_SCAN_PIXELS 80000000.0
+#define MAX_PDF_PAGES 50
 
 char **cs_scan_surface(cairo_surface_t *image) {
   /* zbar reads 8-bit grey: render whatever we were given onto white, then take luminance */
   int w = cairo_image_surface_get_width(image), h = cairo_image_surface_get_height(image);
   cairo_surface_t *rgb = cairo_image_surface_create(CAIRO_FORMAT_RGB24, w, h);
+  if (w <= 0 || h <= 0 || cairo_surface_status(rgb) != CAIRO_STATUS_SUCCESS) {
+    cairo_surface_destroy(rgb);
+    return g_new0(char *, 1);
+  }
   cairo_t *cr = cairo_create(rgb);
   cairo_set_source_rgb(cr, 1, 1, 1);
   cairo_paint(cr);
@@ -23,12 +31,12 @@ char **cs_scan_surface(cairo_surface_t *image) {
   cairo_surface_flush(rgb);
   guint8 *grey = g_malloc((gsize)w * h);
   const guint8 *src = cairo_image_surface_get_data(rgb);
-  int stride = cairo_image_surface_get_stride(rgb);
-  for (int y = 0; y < h; y++)
-    for (int x = 0; x < w; x++) {
+  gsize stride = (gsize)cairo_image_surface_get_stride(rgb);
+  for (gsize y = 0; y < (gsize)h; y++)
+    for (gsize x = 0; x < (gsize)w; x++) {
       guint32 p = *(const guint32 *)(src + y * stride + 4 * x);
       guint r = (p >> 16) & 0xff, g = (p >> 8) & 0xff, b = p & 0xff;
-      grey[y * w + x] = (guint8)((r * 77 + g * 150 + b * 29) >> 8);
+      grey[y * (gsize)w + x] = (guint8)((r * 77 + g * 150 + b * 29) >> 8);
     }
   cairo_surface_destroy(rgb);
 
@@ -63,16 +71,37 @@ static char **scan_pdf(const char *path, double dpi, GError **error) {
     return NULL;
   }
   GPtrArray *all = g_ptr_array_new();
-  for (int i = 0; i < poppler_document_get_n_pages(doc); i++) {
+  int pages = poppler_document_get_n_pages(doc);
+  if (pages > MAX_PDF_PAGES) {
+    g_set_error(error, CS_ERROR, CS_ERROR_TOO_LARGE, "%s: %d pages; at most %d are scanned",
+                path, pages, MAX_PDF_PAGES);
+    g_ptr_array_free(all, TRUE);
+    g_object_unref(doc);
+    return NULL;
+  }
+  for (int i = 0; i < pages; i++) {
     PopplerPage *page = poppler_document_get_page(doc, i);
     double pw, ph;
     poppler_page_get_size(page, &pw, &ph);
-    int w = (int)(pw * dpi / 72 + 0.5), h = (int)(ph * dpi / 72 + 0.5);
+    /* a hostile PDF may declare a page of any size: lower the resolution to stay in bounds */
+    double page_dpi = dpi;
+    double pixels = (pw * page_dpi / 72) * (ph * page_dpi / 72);
+    if (!(pw > 0 && ph > 0)) {
+      g_object_unref(page);
+      continue;
+    }
+    if (pixels > MAX_SCAN_PIXELS)
+      page_dpi *= sqrt(MAX_SCAN_PIXELS / pixels);
+    int w = (int)(pw * page_dpi / 72 + 0.5), h = (int)(ph * page_dpi / 72 + 0.5);
+    if (w < 1 || h < 1) {
+      g_object_unref(page);
+      continue;
+    }
     cairo_surface_t *img = cairo_image_surface_create(CAIRO_FORMAT_RGB24, w, h);
     cairo_t *cr = cairo_create(img);
     cairo_set_source_rgb(cr, 1, 1, 1);
     cairo_paint(cr);
-    cairo_scale(cr, dpi / 72, dpi / 72);
+    cairo_scale(cr, page_dpi / 72, page_dpi / 72);
     poppler_page_render_for_printing(page, cr);
     cairo_destroy(cr);
     char **codes = cs_scan_surface(img);

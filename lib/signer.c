@@ -509,7 +509,8 @@ static X509 *self_signed(EVP_PKEY *pkey, cs_alg_t alg, const char *common_name,
        X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)common_name,
                                   -1, -1, 0) == 1 &&
        X509_set_subject_name(cert, name) == 1 && X509_set_issuer_name(cert, name) == 1 &&
-       X509_gmtime_adj(X509_getm_notBefore(cert), 0) != NULL &&
+       /* an hour back: clocks of issuing stations differ */
+       X509_gmtime_adj(X509_getm_notBefore(cert), -3600) != NULL &&
        X509_time_adj_ex(X509_getm_notAfter(cert), days, 0, NULL) != NULL &&
        X509_set_pubkey(cert, pkey) == 1 &&
        add_ext(cert, NID_basic_constraints, "critical,CA:FALSE") &&

@@ -384,6 +384,10 @@ static void test_sign_and_verify(void) {
   r = run(v_none, NULL);
   g_assert_cmpint(r.status, ==, 2);
   result_clear(&r);
+  const char *v_typo[] = {"verify", "--cert", cert, "/nonexistent/card.png", NULL};
+  r = run(v_typo, NULL);
+  g_assert_cmpint(r.status, ==, 3);
+  result_clear(&r);
   const char *v_dir[] = {"verify", "--trust", keys, png, NULL}; /* holds a private key */
   r = run(v_dir, NULL);
   g_assert_cmpint(r.status, ==, 3);

@@ -1,6 +1,8 @@
 /* The QR credential: sign and verify, size, tampering, clocks, malformed and hostile input. */
 #include <glib/gstdio.h>
 #include <string.h>
+#include <cairo-pdf.h>
+#include <cbor.h>
 #include <zlib.h>
 
 #include "base45.h"
@@ -45,10 +47,15 @@ static cs_record_t *example(const char *name) {
   cs_record_t *r = job->record;
   job->record = NULL;
   cs_job_free(job);
+  /* the test keys are authority 110000's: an authority signs its own certificates only */
+  g_free(r->issuing_authority_code);
+  r->issuing_authority_code = g_strdup("110000");
   return r;
 }
 
-static const gint64 now = 1764374400; /* 2025-11-29 */
+/* the signing clock: now, inside the test keys' certificate validity (a key is trusted only
+ * for credentials signed while its certificate is valid) */
+static gint64 now;
 static const guint8 photo_hash[CS_PHOTO_HASH_LENGTH] = {1, 2, 3, 4, 5, 6, 7, 8};
 
 static char *sign(const cs_record_t *r, keyset_t *k, const char *prefix) {
@@ -349,8 +356,118 @@ static void test_corpus(void) {
   g_assert_cmpuint(n, >=, 20);
 }
 
+/* Claims built by hand, signed with a good key: what a verifier must refuse anyway. */
+static cbor_item_t *uint_of(guint64 v) { return cbor_build_uint64(v); }
+
+static void add_pair(cbor_item_t *m, cbor_item_t *k, cbor_item_t *v) {
+  cbor_map_add(m, (struct cbor_pair){.key = cbor_move(k), .value = cbor_move(v)});
+}
+
+static char *sign_raw(cbor_item_t *claims, keyset_t *k) {
+  unsigned char *buf = NULL;
+  size_t size = 0, len = cbor_serialize_alloc(claims, &buf, &size);
+  g_autoptr(GBytes) b = g_bytes_new(buf, len);
+  free(buf);
+  return cs_credential_sign(b, k->signer, NULL, NULL);
+}
+
+static cbor_item_t *cert_claim(guint64 packed_id) {
+  cbor_item_t *c = cbor_new_definite_map(8);
+  add_pair(c, uint_of(1), uint_of(1));
+  add_pair(c, uint_of(2), uint_of(1));
+  add_pair(c, uint_of(3), uint_of(packed_id));
+  add_pair(c, uint_of(5), cbor_build_stringn("张三", strlen("张三")));
+  add_pair(c, uint_of(6), uint_of(1));
+  add_pair(c, uint_of(7), cbor_build_stringn("1.2", 3));
+  add_pair(c, uint_of(9), uint_of(19000));
+  add_pair(c, uint_of(10), uint_of(20000));
+  return c;
+}
+
+static cbor_item_t *claims_with(gboolean with_exp, gboolean with_cert, guint64 packed_id) {
+  cbor_item_t *m = cbor_new_definite_map(4);
+  add_pair(m, uint_of(1), cbor_build_stringn("110000", 6));
+  if (with_exp)
+    add_pair(m, uint_of(4), uint_of((guint64)now + 86400));
+  add_pair(m, uint_of(6), uint_of((guint64)now));
+  if (with_cert)
+    add_pair(m, cbor_build_negint32(65536), cert_claim(packed_id));
+  return m;
+}
+
+static void test_review_findings(void) {
+  keyset_t k = make_keys(CS_ALG_ES256);
+  /* 110000105198503120039 packed: 11010519850312003 * 11 + 9 */
+  guint64 good_id = 11010519850312003ull * 11 + 9;
+  struct {
+    const char *name;
+    gboolean exp, cert;
+    guint64 id;
+    cs_verify_status_t want;
+  } cases[] = {
+      {"hand-made but complete", TRUE, TRUE, good_id, CS_VERIFY_VALID},
+      {"no exp: would never expire", FALSE, TRUE, good_id, CS_VERIFY_MALFORMED},
+      {"no certificate claim", TRUE, FALSE, good_id, CS_VERIFY_MALFORMED},
+      {"packed ID with a wrong check character", TRUE, TRUE, 11010519850312003ull * 11 + 8,
+       CS_VERIFY_MALFORMED},
+      {"packed ID 00000000000000005X", TRUE, TRUE, 5 * 11 + 10, CS_VERIFY_MALFORMED},
+  };
+  for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+    cbor_item_t *c = claims_with(cases[i].exp, cases[i].cert, cases[i].id);
+    g_autofree char *text = sign_raw(c, &k);
+    cbor_decref(&c);
+    g_autoptr(cs_verify_result_t) v = cs_credential_verify(text, NULL, k.trust, now + 60);
+    g_test_message("%s: %s (%s)", cases[i].name, cs_verify_status_name(v->status), v->detail);
+    g_assert_cmpint(v->status, ==, cases[i].want);
+  }
+  /* authority 110000's key signing a certificate of authority 440000 */
+  g_autoptr(cs_record_t) r = example("examples/safety-competence.json");
+  g_free(r->issuing_authority_code);
+  r->issuing_authority_code = g_strdup("440000");
+  g_autofree char *foreign = sign(r, &k, NULL);
+  g_autoptr(cs_verify_result_t) vf = cs_credential_verify(foreign, NULL, k.trust, now + 60);
+  g_assert_cmpint(vf->status, ==, CS_VERIFY_BAD_SIGNATURE);
+  /* signed after the signer's certificate ended (365 days): not trusted */
+  g_autoptr(cs_record_t) r2 = example("examples/special-operation.json");
+  g_autoptr(GBytes) late_claims = cs_credential_claims(r2, photo_hash, now + 400 * 86400, NULL);
+  g_autofree char *late = cs_credential_sign(late_claims, k.signer, NULL, NULL);
+  g_autoptr(cs_verify_result_t) vl = cs_credential_verify(late, NULL, k.trust, now + 401 * 86400);
+  g_assert_cmpint(vl->status, ==, CS_VERIFY_UNKNOWN_SIGNER);
+  /* zlib data followed by more bytes: refused (one credential, one text) */
+  g_autofree char *text = sign(r2, &k, NULL);
+  g_autoptr(GBytes) cose = cose_of(text);
+  gsize n = 0;
+  const guint8 *d = g_bytes_get_data(cose, &n);
+  uLongf zlen = compressBound(n) + 4;
+  g_autofree guint8 *z = g_malloc(zlen);
+  g_assert_cmpint(compress2(z, &zlen, d, n, 9), ==, Z_OK);
+  memcpy(z + zlen, "junk", 4);
+  g_autofree char *zt = text_of(z, zlen + 4, "SOC1:");
+  g_autoptr(cs_verify_result_t) vz = cs_credential_verify(zt, NULL, k.trust, now + 60);
+  g_assert_cmpint(vz->status, ==, CS_VERIFY_MALFORMED);
+  free_keys(&k);
+}
+
+/* A small PDF declaring a huge page must not exhaust memory or crash the scanner. */
+static void test_scan_huge_pdf(void) {
+  g_autofree char *dir = g_dir_make_tmp("cs-scan-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename(dir, "huge.pdf", NULL);
+  cairo_surface_t *pdf = cairo_pdf_surface_create(path, 5600 * 72 / 72.0 * 10, 5600 * 10);
+  cairo_t *cr = cairo_create(pdf);
+  cairo_show_page(cr);
+  cairo_destroy(cr);
+  cairo_surface_destroy(pdf);
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) codes = cs_scan_file(path, 300, &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(g_strv_length(codes), ==, 0);
+  g_unlink(path);
+  g_rmdir(dir);
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
+  now = g_get_real_time() / G_USEC_PER_SEC;
   g_test_add_data_func("/credential/round-trip/ES256", GINT_TO_POINTER(CS_ALG_ES256),
                        check_round_trip);
   g_test_add_data_func("/credential/round-trip/EdDSA", GINT_TO_POINTER(CS_ALG_EDDSA),
@@ -365,6 +482,8 @@ int main(int argc, char **argv) {
   g_test_add_func("/credential/claims-need-valid-record", test_claims_need_valid_record);
   g_test_add_func("/credential/print-and-scan", test_print_and_scan);
   g_test_add_func("/credential/fuzz-corpus", test_corpus);
+  g_test_add_func("/credential/review-findings", test_review_findings);
+  g_test_add_func("/credential/scan-huge-pdf", test_scan_huge_pdf);
   int rc = g_test_run();
   cs_fonts_shutdown();
   return rc;

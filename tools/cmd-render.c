@@ -268,8 +268,16 @@ int cs_cmd_render(int argc, char **argv) {
     /* the signing time: SOURCE_DATE_EPOCH for reproducible outputs (with EdDSA, whose
      * signatures are deterministic; ECDSA's are not in OpenSSL 3.0) */
     const char *epoch = g_getenv("SOURCE_DATE_EPOCH");
-    rt.iat = epoch && *epoch ? g_ascii_strtoll(epoch, NULL, 10)
-                             : g_get_real_time() / G_USEC_PER_SEC;
+    rt.iat = g_get_real_time() / G_USEC_PER_SEC;
+    if (epoch && *epoch) {
+      char *end = NULL;
+      gint64 v = g_ascii_strtoll(epoch, &end, 10);
+      if (*end || v <= 0 || v > rt.iat + 86400) {
+        fprintf(stderr, _("cardspool render: SOURCE_DATE_EPOCH must be a past Unix time\n"));
+        return CS_EXIT_USAGE;
+      }
+      rt.iat = v;
+    }
   }
   gboolean single = files[1] == NULL && !g_str_has_suffix(files[0], ".jsonl");
   rt.out = out ? out : "out";

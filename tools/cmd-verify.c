@@ -31,6 +31,10 @@ static char *date_text(cs_date_t d) {
 }
 
 static void print_result(const cs_verify_result_t *v, gboolean json) {
+  /* fields only from a credential whose signature verified and whose claim is whole */
+  gboolean shown = v->record && (v->status == CS_VERIFY_VALID ||
+                                 v->status == CS_VERIFY_EXPIRED ||
+                                 v->status == CS_VERIFY_NOT_YET_VALID);
   g_autofree char *kid = g_malloc0(2 * v->kid_length + 1);
   for (gsize i = 0; i < v->kid_length; i++)
     g_snprintf(kid + 2 * i, 3, "%02x", v->kid[i]);
@@ -50,7 +54,7 @@ static void print_result(const cs_verify_result_t *v, gboolean json) {
       json_builder_set_member_name(b, "signer");
       json_builder_add_string_value(b, v->signer_subject);
     }
-    if (r && v->status != CS_VERIFY_BAD_SIGNATURE && v->status != CS_VERIFY_UNKNOWN_SIGNER) {
+    if (shown) {
       json_builder_set_member_name(b, "record");
       json_builder_add_value(b, cs_record_to_json(r));
     }
@@ -65,14 +69,13 @@ static void print_result(const cs_verify_result_t *v, gboolean json) {
     printf("  kid        %s (%s)\n", kid, cs_alg_name(v->alg) ? cs_alg_name(v->alg) : "?");
   if (v->signer_subject)
     printf("  signer     %s\n", v->signer_subject);
-  /* fields only from a credential whose signature verified */
-  if (r == NULL || v->status == CS_VERIFY_BAD_SIGNATURE || v->status == CS_VERIFY_UNKNOWN_SIGNER)
+  if (!shown)
     return;
   g_autofree char *first = date_text(r->first_issue_date), *from = date_text(r->valid_from),
                   *until = date_text(r->valid_until), *review = date_text(r->review_due);
   printf("  证号 number     %s\n", r->certificate_number);
   printf("  姓名 name       %s\n", r->name);
-  printf("  性别 sex        %s\n", r->sex == CS_SEX_MALE ? "男" : "女");
+  printf("  性别 sex        %s\n", r->sex == CS_SEX_MALE ? "男" : r->sex == CS_SEX_FEMALE ? "女" : "");
   if (r->item)
     printf("  操作项目 item   %s (category %s)\n", r->item, r->category);
   if (r->personnel_type)
@@ -150,6 +153,15 @@ int cs_cmd_verify(int argc, char **argv) {
       printf("%s: %s\n", cs_verify_status_name(CS_VERIFY_MALFORMED), _("no QR code found"));
       return CS_EXIT_INVALID;
     }
+  } else if (!g_str_has_prefix(input, prefix ? prefix : CS_CREDENTIAL_PREFIX) &&
+             !strstr(input, "://") /* a URL is what a fake card's QR holds: malformed */ &&
+             (input[0] == '/' || g_str_has_prefix(input, "./") ||
+              g_str_has_suffix(input, ".png") ||
+              g_str_has_suffix(input, ".jpg") || g_str_has_suffix(input, ".jpeg") ||
+              g_str_has_suffix(input, ".pdf"))) {
+    /* a mistyped file name, not a credential */
+    fprintf(stderr, _("cardspool verify: cannot read %s\n"), input);
+    return CS_EXIT_IO;
   } else {
     texts = g_new0(char *, 2);
     texts[0] = g_strdup(input);
