@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
@@ -137,4 +138,54 @@ gboolean cs_file_append_line(const char *path, const char *line, GError **error)
     io_error(error, NULL, path);
   close(fd);
   return ok;
+}
+
+GBytes *cs_file_read_secret(const char *path, gsize max_bytes, GError **error) {
+  int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    int e = errno;
+    g_set_error(error, CS_ERROR, CS_ERROR_IO, "cannot read %s: %s", path,
+                e == ELOOP ? "it is a symbolic link; name the file itself" : g_strerror(e));
+    return NULL;
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    g_set_error(error, CS_ERROR, CS_ERROR_IO, "cannot read %s: not a regular file", path);
+    close(fd);
+    return NULL;
+  }
+  if (st.st_mode & 077) {
+    g_set_error(error, CS_ERROR, CS_ERROR_IO,
+                "%s is %s by group or others (mode %04o); chmod 600 it", path,
+                (st.st_mode & 044) ? "readable" : "writable", (unsigned)(st.st_mode & 07777));
+    close(fd);
+    return NULL;
+  }
+  if ((guint64)st.st_size > max_bytes) {
+    g_set_error(error, CS_ERROR, CS_ERROR_TOO_LARGE, "%s is over the limit of %llu bytes", path,
+                (unsigned long long)max_bytes);
+    close(fd);
+    return NULL;
+  }
+  guint8 *buf = g_malloc(max_bytes + 1);
+  gsize got = 0;
+  for (;;) {
+    gssize n = read(fd, buf + got, max_bytes + 1 - got);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      break;
+    got += (gsize)n;
+    if (got > max_bytes)
+      break;
+  }
+  close(fd);
+  if (got > max_bytes) {
+    memset(buf, 0, max_bytes + 1);
+    g_free(buf);
+    g_set_error(error, CS_ERROR, CS_ERROR_TOO_LARGE, "%s grew over %llu bytes", path,
+                (unsigned long long)max_bytes);
+    return NULL;
+  }
+  return g_bytes_new_take(buf, got);
 }

@@ -11,6 +11,11 @@ G_BEGIN_DECLS
  * or CS_ERROR_TOO_LARGE (over max_bytes; nothing read). */
 GBytes *cs_file_read(const char *path, gsize max_bytes, GError **error);
 
+/* A secret (private key, PIN): opened once and not through a symbolic link, checked on that
+ * descriptor (a regular file, not readable or writable by group or others) and read from it,
+ * so the file checked is the file read. CS_ERROR_IO names the problem (and the mode). */
+GBytes *cs_file_read_secret(const char *path, gsize max_bytes, GError **error);
+
 /* Durable replacement, as the CUPS spooler writes its files: the data goes to a temporary
  * file in the same folder, which is flushed, fsync'ed and renamed over path, and the folder is
  * fsync'ed; a reader sees the old file or the whole new one, never a part, even after a crash.

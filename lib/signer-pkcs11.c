@@ -166,19 +166,7 @@ static char *read_pin(const char *pin_file, const char *pin_env, GError **error)
     }
     return g_strdup(v);
   }
-  GStatBuf st;
-  if (g_stat(pin_file, &st) != 0) {
-    int e = errno;
-    g_set_error(error, CS_ERROR, CS_ERROR_IO, "cannot read %s: %s", pin_file, g_strerror(e));
-    return NULL;
-  }
-  if (st.st_mode & 077) {
-    g_set_error(error, CS_ERROR, CS_ERROR_IO,
-                "%s is %s by group or others (mode %04o); chmod 600 it", pin_file,
-                (st.st_mode & 044) ? "readable" : "writable", (unsigned)(st.st_mode & 07777));
-    return NULL;
-  }
-  GBytes *data = cs_file_read(pin_file, MAX_PIN_FILE, error);
+  GBytes *data = cs_file_read_secret(pin_file, MAX_PIN_FILE, error);
   if (data == NULL)
     return NULL;
   gsize len = 0;

@@ -354,19 +354,7 @@ static X509 *read_cert_pem(const char *path, GError **error) {
 }
 
 cs_signer_t *cs_signer_load_pem(const char *key_path, const char *cert_path, GError **error) {
-  GStatBuf st;
-  if (g_stat(key_path, &st) != 0) {
-    int e = errno;
-    g_set_error(error, CS_ERROR, CS_ERROR_IO, "cannot read %s: %s", key_path, g_strerror(e));
-    return NULL;
-  }
-  if (st.st_mode & 077) {
-    g_set_error(error, CS_ERROR, CS_ERROR_IO,
-                "%s is %s by group or others (mode %04o); chmod 600 it", key_path,
-                (st.st_mode & 044) ? "readable" : "writable", (unsigned)(st.st_mode & 07777));
-    return NULL;
-  }
-  GBytes *data = cs_file_read(key_path, MAX_KEY_FILE, error);
+  GBytes *data = cs_file_read_secret(key_path, MAX_KEY_FILE, error);
   if (data == NULL)
     return NULL;
   gsize len = 0;

@@ -1,6 +1,7 @@
 /* The QR credential: sign and verify, size, tampering, clocks, malformed and hostile input. */
 #include <glib/gstdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <cairo-pdf.h>
 #include <cbor.h>
 #include <zlib.h>
@@ -465,6 +466,21 @@ static void test_scan_huge_pdf(void) {
   g_rmdir(dir);
 }
 
+/* A key is read from the file checked, not through a symbolic link that could be switched. */
+static void test_key_through_symlink(void) {
+  keyset_t k = make_keys(CS_ALG_EDDSA);
+  g_autofree char *key = g_build_filename(k.dir, "key.pem", NULL);
+  g_autofree char *link = g_build_filename(k.dir, "link.pem", NULL);
+  g_assert_cmpint(symlink(key, link), ==, 0);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(cs_signer_t) s = cs_signer_load_pem(link, NULL, &error);
+  g_assert_null(s);
+  g_assert_error(error, CS_ERROR, CS_ERROR_IO);
+  g_assert_nonnull(strstr(error->message, "symbolic link"));
+  g_unlink(link);
+  free_keys(&k);
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   now = g_get_real_time() / G_USEC_PER_SEC;
@@ -484,6 +500,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/credential/fuzz-corpus", test_corpus);
   g_test_add_func("/credential/review-findings", test_review_findings);
   g_test_add_func("/credential/scan-huge-pdf", test_scan_huge_pdf);
+  g_test_add_func("/credential/key-through-symlink", test_key_through_symlink);
   int rc = g_test_run();
   cs_fonts_shutdown();
   return rc;
