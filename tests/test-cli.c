@@ -421,6 +421,49 @@ static void test_print_simulated(void) {
   g_assert_cmpint(system(cmd), ==, 0);
 }
 
+/* Each card signed by its own issuing authority's key, chosen by the record's code. */
+static void test_key_dir(void) {
+  g_autofree char *dir = g_dir_make_tmp("cs-cli-XXXXXX", NULL);
+  g_autofree char *keys = g_build_filename(dir, "keys", NULL);
+  const char *codes[] = {"110000", "440000"};
+  for (guint i = 0; i < 2; i++) {
+    g_autofree char *out = g_build_filename(keys, codes[i], NULL);
+    const char *kg[] = {"keygen", "--name", codes[i], "--authority", codes[i], "-o", out, NULL};
+    result_t r = run(kg, NULL);
+    g_assert_cmpint(r.status, ==, 0);
+    result_clear(&r);
+  }
+  g_autofree char *a = testutil_src("examples/special-operation.json");
+  g_autofree char *b = testutil_src("examples/safety-competence.json");
+  g_autofree char *c = testutil_src("examples/renewal-old-style.json"); /* 320500: no key */
+  g_autofree char *png = g_build_filename(dir, "png", NULL);
+  const char *render[] = {"render", "--today=2026-11-29", "--key-dir", keys, "--format=png",
+                          "--side=front", "--dpi=300", "-o", png, a, b, c, NULL};
+  result_t r = run(render, NULL);
+  g_assert_cmpint(r.status, ==, 1);
+  g_assert_nonnull(strstr(r.out, "2 rendered, 1 refused"));
+  g_assert_nonnull(strstr(r.out, "render.key"));
+  result_clear(&r);
+  const struct {
+    const char *file, *code;
+  } cards[] = {{"special-operation-front.png", "110000"}, {"safety-competence-front.png", "440000"}};
+  for (guint i = 0; i < 2; i++) {
+    g_autofree char *card = g_build_filename(png, cards[i].file, NULL);
+    g_autofree char *cert = g_build_filename(keys, cards[i].code, "cert.pem", NULL);
+    g_autofree char *wrong = g_build_filename(keys, cards[i ^ 1].code, "cert.pem", NULL);
+    const char *ok[] = {"verify", "--cert", cert, card, NULL};
+    r = run(ok, NULL);
+    g_assert_cmpint(r.status, ==, 0);
+    result_clear(&r);
+    const char *other[] = {"verify", "--cert", wrong, card, NULL};
+    r = run(other, NULL);
+    g_assert_cmpint(r.status, ==, 5);
+    result_clear(&r);
+  }
+  g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", dir);
+  g_assert_cmpint(system(cmd), ==, 0);
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/cli/examples-ok", test_examples_ok);
@@ -434,5 +477,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/cli/render-refusals", test_render_refusals);
   g_test_add_func("/cli/sign-and-verify", test_sign_and_verify);
   g_test_add_func("/cli/print-simulated", test_print_simulated);
+  g_test_add_func("/cli/key-dir", test_key_dir);
   return g_test_run();
 }

@@ -22,6 +22,8 @@ typedef struct {
   const char *const *sides;
   double dpi;
   cs_signer_t *signer;  /* signs every card's QR when set */
+  const char *key_dir;  /* or: one signer per issuing authority, DIR/CODE/{key,cert}.pem */
+  GHashTable *signers;  /* authority code -> cs_signer_t* (key_dir) */
   cs_driver_t *printer; /* every card is printed on it (its geometry) instead of written */
   gint64 iat;
   const char *out;      /* a file (one output) or a folder */
@@ -135,11 +137,28 @@ static void render_job(const char *file, guint line, const char *stem, cs_job_t 
   }
   g_autoptr(GError) error = NULL;
   g_autoptr(GString) written = g_string_new(NULL);
+  cs_signer_t *signer = rt->signer;
+  if (rt->key_dir) {
+    /* an authority's certificates are signed with that authority's own key */
+    const char *code = job->record->issuing_authority_code;
+    signer = g_hash_table_lookup(rt->signers, code);
+    if (signer == NULL) {
+      g_autofree char *key = g_build_filename(rt->key_dir, code, "key.pem", NULL);
+      g_autofree char *cert = g_build_filename(rt->key_dir, code, "cert.pem", NULL);
+      signer = cs_signer_load_pem(key, cert, &error);
+      if (signer == NULL) {
+        printf("%s: $.record.issuing_authority_code: render.key: %s\n", where, error->message);
+        rt->n_failed++;
+        return;
+      }
+      g_hash_table_insert(rt->signers, g_strdup(code), signer);
+    }
+  }
   const cs_layout_t *layout =
       cs_renderer_layout(rt->renderer, rt->layout, job->record->type, &error);
   g_autoptr(cs_card_t) card =
       layout == NULL ? NULL
-      : rt->signer   ? cs_card_new_signed(rt->renderer, layout, job->record, rt->signer, rt->iat,
+      : signer       ? cs_card_new_signed(rt->renderer, layout, job->record, signer, rt->iat,
                                           rt->sides, &error)
                      : cs_card_new(rt->renderer, layout, job->record, NULL, rt->sides, &error);
   if (card == NULL || !write_outputs(rt, card, stem, written, &error)) {
@@ -156,7 +175,7 @@ int cs_cmd_render(int argc, char **argv) {
   render_t rt = {0};
   cs_validate_options_init(&rt.validate);
   g_autofree char *layout = NULL, *format = NULL, *side = NULL, *out = NULL;
-  g_autofree char *today = NULL, *key = NULL, *cert = NULL, *printer = NULL;
+  g_autofree char *today = NULL, *key = NULL, *cert = NULL, *printer = NULL, *key_dir = NULL;
   g_autofree char *p11_module = NULL, *p11_token = NULL, *p11_key = NULL, *pin_file = NULL,
                   *pin_env = NULL;
   int dpi = 0;
@@ -179,6 +198,9 @@ int cs_cmd_render(int argc, char **argv) {
        N_("print the cards on this printer (e.g. file:///srv/cards, the simulated printer) "
           "instead of writing files"),
        "URI"},
+      {"key-dir", 0, 0, G_OPTION_ARG_FILENAME, &key_dir,
+       N_("sign each card with its issuing authority's key: DIR/CODE/key.pem and cert.pem"),
+       "DIR"},
       {"pkcs11-module", 0, 0, G_OPTION_ARG_FILENAME, &p11_module,
        N_("sign with a key in a PKCS#11 token: the module (.so)"), "FILE"},
       {"token", 0, 0, G_OPTION_ARG_STRING, &p11_token, N_("the token's label"), "LABEL"},
@@ -256,15 +278,25 @@ int cs_cmd_render(int argc, char **argv) {
     fprintf(stderr, _("cardspool render: --pkcs11-module needs --token and --key-label\n"));
     return CS_EXIT_USAGE;
   }
-  if (key || p11_module) {
-    signer = key ? cs_signer_load_pem(key, cert, &error)
-                 : cs_signer_load_pkcs11(p11_module, p11_token, p11_key, pin_file,
-                                         pin_env ? pin_env : "CARDSPOOL_PIN", &error);
-    if (signer == NULL) {
-      fprintf(stderr, "cardspool render: %s\n", error->message);
-      return CS_EXIT_IO;
+  if (key_dir && (key || p11_module)) {
+    fprintf(stderr, _("cardspool render: --key-dir excludes --key and --pkcs11-module\n"));
+    return CS_EXIT_USAGE;
+  }
+  g_autoptr(GHashTable) signers =
+      g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)cs_signer_free);
+  rt.signers = signers;
+  rt.key_dir = key_dir;
+  if (key || p11_module || key_dir) {
+    if (!key_dir) {
+      signer = key ? cs_signer_load_pem(key, cert, &error)
+                   : cs_signer_load_pkcs11(p11_module, p11_token, p11_key, pin_file,
+                                           pin_env ? pin_env : "CARDSPOOL_PIN", &error);
+      if (signer == NULL) {
+        fprintf(stderr, "cardspool render: %s\n", error->message);
+        return CS_EXIT_IO;
+      }
+      rt.signer = signer;
     }
-    rt.signer = signer;
     /* the signing time: SOURCE_DATE_EPOCH for reproducible outputs (with EdDSA, whose
      * signatures are deterministic; ECDSA's are not in OpenSSL 3.0) */
     const char *epoch = g_getenv("SOURCE_DATE_EPOCH");
