@@ -19,8 +19,9 @@ typedef struct {
   guint64 count;
 } file_device_t;
 
-static gpointer file_open(const char *uri, const char *rest, cs_printer_caps_t *caps,
-                          GError **error) {
+static gpointer file_open(const char *uri, const char *rest, const cs_printer_settings_t *s,
+                          cs_printer_caps_t *caps, GError **error) {
+  (void)s; /* it prints whatever planes it is given: settings shaped them already */
   /* file:///abs/dir: the part after "file://" is the absolute path */
   if (rest[0] != '/') {
     g_set_error(error, CS_ERROR, CS_ERROR_PRINTER, "%s: a file:// printer needs an absolute "

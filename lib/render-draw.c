@@ -16,13 +16,18 @@ static gboolean wanted(const cs_element_t *e, cs_render_target_t target) {
     return e->panel == CS_PANEL_K;
   case CS_RENDER_OVERLAY:
     return e->panel == CS_PANEL_OVERLAY;
+  case CS_RENDER_COLOUR_TEXT:
+    return e->panel == CS_PANEL_COLOUR || (e->panel == CS_PANEL_K && e->type != CS_EL_QR);
+  case CS_RENDER_K_QR:
+    return e->panel == CS_PANEL_K && e->type == CS_EL_QR;
   }
   return FALSE;
 }
 
 /* Black for K and overlay: the panel decides the colour, not the layout's colour. */
 static gboolean forced_black(const cs_element_t *e, cs_render_target_t target) {
-  return e->panel != CS_PANEL_COLOUR || target == CS_RENDER_K || target == CS_RENDER_OVERLAY;
+  return e->panel != CS_PANEL_COLOUR || target == CS_RENDER_K || target == CS_RENDER_OVERLAY ||
+         target == CS_RENDER_K_QR;
 }
 
 static void set_paint(cairo_t *cr, const cs_paint_t *p, const cs_element_t *e,
@@ -93,13 +98,13 @@ static void draw_qr(cairo_t *cr, const card_side_t *cs, const cs_element_t *e,
   int n = qr->size, quiet = 4;
   double m = cs->qr_module_mm, total = (n + 2 * quiet) * m;
   double x0 = e->x + (e->w - total) / 2, y0 = e->y + (e->h - total) / 2;
-  if (target != CS_RENDER_K) {
+  if (target != CS_RENDER_K && target != CS_RENDER_K_QR) {
     /* the quiet zone is white card: nothing printed under or around the symbol */
     cairo_set_source_rgb(cr, 1, 1, 1);
     cairo_rectangle(cr, x0, y0, total, total);
     cairo_fill(cr);
   }
-  if (target == CS_RENDER_COLOUR)
+  if (target == CS_RENDER_COLOUR || target == CS_RENDER_COLOUR_TEXT)
     return; /* the modules are resin black */
   cairo_set_source_rgb(cr, 0, 0, 0);
   if (is_vector(cr)) {
@@ -155,7 +160,7 @@ static void draw_qr(cairo_t *cr, const card_side_t *cs, const cs_element_t *e,
 }
 
 static void draw_specimen_qr(cairo_t *cr, const cs_element_t *e, cs_render_target_t target) {
-  if (target == CS_RENDER_K || target == CS_RENDER_OVERLAY)
+  if (target == CS_RENDER_K || target == CS_RENDER_OVERLAY || target == CS_RENDER_K_QR)
     return;
   cairo_set_source_rgb(cr, 1, 1, 1);
   cairo_rectangle(cr, e->x, e->y, e->w, e->h);
@@ -186,7 +191,8 @@ static void draw_text(cairo_t *cr, const text_item_t *t, cs_render_target_t targ
 static void draw_photo(cairo_t *cr, const card_side_t *cs, const cs_element_t *e,
                        cs_render_target_t target) {
   cairo_surface_t *img = g_hash_table_lookup(cs->photos, e);
-  if (img && (target == CS_RENDER_COMPOSITE || target == CS_RENDER_COLOUR)) {
+  if (img && (target == CS_RENDER_COMPOSITE || target == CS_RENDER_COLOUR ||
+              target == CS_RENDER_COLOUR_TEXT)) {
     int w = cairo_image_surface_get_width(img), h = cairo_image_surface_get_height(img);
     cairo_save(cr);
     cairo_rectangle(cr, e->x, e->y, e->w, e->h);
@@ -292,7 +298,8 @@ static void draw_element(const cs_card_t *card, const card_side_t *cs, const cs_
  * real card. */
 static void draw_specimen_mark(const cs_card_t *card, const card_side_t *cs, cairo_t *cr,
                                cs_render_target_t target) {
-  if (target != CS_RENDER_COMPOSITE && target != CS_RENDER_COLOUR)
+  if (target != CS_RENDER_COMPOSITE && target != CS_RENDER_COLOUR &&
+      target != CS_RENDER_COLOUR_TEXT)
     return;
   double w = cs->side->width, h = cs->side->height;
   g_autoptr(PangoLayout) pl = pango_layout_new(card->renderer->pango);

@@ -154,14 +154,27 @@ gboolean cs_pdf_writer_close(cs_pdf_writer_t *w, GError **error) {
 
 /* Draws a side at dpi onto a new surface of the given size; the card's top-left lands at
  * (off_x, off_y) mm. The static prefix comes from the renderer's cache. */
+/* Millimetres on the side, placed at (off_x, off_y) and scaled by `scale` about its centre. */
+static void side_space(cairo_t *cr, const card_side_t *cs, double dpi, double off_x,
+                       double off_y, double scale) {
+  cairo_scale(cr, dpi / 25.4, dpi / 25.4);
+  cairo_translate(cr, off_x, off_y);
+  if (scale != 1.0) {
+    double cx = cs->side->width / 2, cy = cs->side->height / 2;
+    cairo_translate(cr, cx, cy);
+    cairo_scale(cr, scale, scale);
+    cairo_translate(cr, -cx, -cy);
+  }
+}
+
 static cairo_surface_t *raster(const cs_card_t *card, const card_side_t *cs,
                                cairo_format_t format, int width, int height, double dpi,
-                               double off_x, double off_y, cs_render_target_t target,
-                               gboolean round_corners) {
+                               double off_x, double off_y, double scale,
+                               cs_render_target_t target, gboolean round_corners) {
   cs_renderer_t *r = card->renderer;
   g_autofree char *key =
-      g_strdup_printf("%p/%s/%d/%d/%dx%d/%.3f/%.4f/%.4f/%d", (void *)card->layout,
-                      cs->side->name, target, format, width, height, dpi, off_x, off_y,
+      g_strdup_printf("%p/%s/%d/%d/%dx%d/%.3f/%.4f/%.4f/%.6f/%d", (void *)card->layout,
+                      cs->side->name, target, format, width, height, dpi, off_x, off_y, scale,
                       round_corners);
   cairo_surface_t *layer = g_hash_table_lookup(r->layers, key);
   if (layer == NULL) {
@@ -171,8 +184,7 @@ static cairo_surface_t *raster(const cs_card_t *card, const card_side_t *cs,
       cairo_set_source_rgb(cr, 1, 1, 1); /* white card: no ink */
       cairo_paint(cr);
     }
-    cairo_scale(cr, dpi / 25.4, dpi / 25.4);
-    cairo_translate(cr, off_x, off_y);
+    side_space(cr, cs, dpi, off_x, off_y, scale);
     if (round_corners)
       rounded_clip(cr, cs->side);
     card_side_t prefix = *cs;
@@ -196,8 +208,7 @@ static cairo_surface_t *raster(const cs_card_t *card, const card_side_t *cs,
   cairo_set_source_surface(cr, layer, 0, 0);
   cairo_paint(cr);
   cairo_set_operator(cr, CAIRO_OPERATOR_OVER);
-  cairo_scale(cr, dpi / 25.4, dpi / 25.4);
-  cairo_translate(cr, off_x, off_y);
+  side_space(cr, cs, dpi, off_x, off_y, scale);
   if (round_corners)
     rounded_clip(cr, cs->side);
   cs_card_draw_range(card, cs, cr, target, target == CS_RENDER_OVERLAY ? 0 : cs->static_prefix);
@@ -211,7 +222,7 @@ cairo_surface_t *cs_card_render_image(const cs_card_t *card, const char *side, d
   const card_side_t *cs = cs_card_find_side(card, side);
   g_return_val_if_fail(cs != NULL && dpi > 0, NULL);
   int w = (int)lround(cs->side->width / 25.4 * dpi), h = (int)lround(cs->side->height / 25.4 * dpi);
-  return raster(card, cs, CAIRO_FORMAT_ARGB32, w, h, dpi, 0, 0, target, cs->side->is_card);
+  return raster(card, cs, CAIRO_FORMAT_ARGB32, w, h, dpi, 0, 0, 1.0, target, cs->side->is_card);
 }
 
 /* PNG through libpng rather than cairo: it takes text chunks (what made the image) and writes
@@ -313,6 +324,8 @@ void cs_plane_geometry_init(cs_plane_geometry_t *g, guint width, guint height, g
   /* centred: the extra dots beyond the card are bleed on every edge */
   g->card_x_mm = (width * 25.4 / dpi - CS_CARD_WIDTH_MM) / 2;
   g->card_y_mm = (height * 25.4 / dpi - CS_CARD_HEIGHT_MM) / 2;
+  g->scale = 1.0;
+  g->k_policy = CS_K_LAYOUT;
 }
 
 void cs_planes_free(cs_planes_t *p) {
@@ -349,11 +362,22 @@ cs_planes_t *cs_card_render_planes(const cs_card_t *card, const char *side,
                 g->width, g->height, g->dpi);
     return NULL;
   }
+  double scale = g->scale == 0 ? 1.0 : g->scale;
+  if (!(scale >= 0.5 && scale <= 2.0) || g->k_policy > CS_K_NONE) {
+    g_set_error(error, CS_ERROR, CS_ERROR_FAILED, "bad plane settings: scale %g, K policy %d",
+                g->scale, g->k_policy);
+    return NULL;
+  }
+  /* the K policy moves resin elements into the colour panel, drawn black there */
+  static const cs_render_target_t colour_target[] = {CS_RENDER_COLOUR, CS_RENDER_COLOUR_TEXT,
+                                                     CS_RENDER_COMPOSITE};
+  static const cs_render_target_t k_target[] = {CS_RENDER_K, CS_RENDER_K_QR, CS_RENDER_K};
   cs_planes_t *p = g_new0(cs_planes_t, 1);
   p->geometry = *g;
+  p->geometry.scale = scale;
   int w = (int)g->width, h = (int)g->height;
   cairo_surface_t *colour = raster(card, cs, CAIRO_FORMAT_RGB24, w, h, g->dpi, g->card_x_mm,
-                                   g->card_y_mm, CS_RENDER_COLOUR, FALSE);
+                                   g->card_y_mm, scale, colour_target[g->k_policy], FALSE);
   p->colour_stride = (gsize)w * 3;
   p->colour = g_malloc(p->colour_stride * h);
   const guint8 *src = cairo_image_surface_get_data(colour);
@@ -368,16 +392,21 @@ cs_planes_t *cs_card_render_planes(const cs_card_t *card, const char *side,
     }
   }
   cairo_surface_destroy(colour);
-  cairo_surface_t *k = raster(card, cs, CAIRO_FORMAT_A8, w, h, g->dpi, g->card_x_mm,
-                              g->card_y_mm, CS_RENDER_K, FALSE);
-  p->k = threshold(k, g->width, g->height, &p->k_stride);
-  cairo_surface_destroy(k);
+  if (g->k_policy == CS_K_NONE) {
+    p->k_stride = (g->width + 7) / 8;
+    p->k = g_malloc0(p->k_stride * g->height);
+  } else {
+    cairo_surface_t *k = raster(card, cs, CAIRO_FORMAT_A8, w, h, g->dpi, g->card_x_mm,
+                                g->card_y_mm, scale, k_target[g->k_policy], FALSE);
+    p->k = threshold(k, g->width, g->height, &p->k_stride);
+    cairo_surface_destroy(k);
+  }
   gboolean any_overlay = FALSE;
   for (guint i = 0; i < cs->side->elements->len; i++)
     any_overlay |= ((const cs_element_t *)cs->side->elements->pdata[i])->panel == CS_PANEL_OVERLAY;
   if (any_overlay) {
     cairo_surface_t *ov = raster(card, cs, CAIRO_FORMAT_A8, w, h, g->dpi, g->card_x_mm,
-                                 g->card_y_mm, CS_RENDER_OVERLAY, FALSE);
+                                 g->card_y_mm, scale, CS_RENDER_OVERLAY, FALSE);
     p->overlay = threshold(ov, g->width, g->height, &p->overlay_stride);
     cairo_surface_destroy(ov);
   } else {

@@ -70,6 +70,9 @@ typedef enum {
   CS_RENDER_COLOUR,    /* only the colour panel elements */
   CS_RENDER_K,         /* only the resin-black elements, drawn black */
   CS_RENDER_OVERLAY,   /* only the overlay mask, drawn black */
+  /* for printers told to keep only the QR on resin (K policy "qr"): */
+  CS_RENDER_COLOUR_TEXT, /* the colour panel plus every K element but the QR, in black */
+  CS_RENDER_K_QR,        /* only the QR's modules */
 } cs_render_target_t;
 
 /* Draws one side on cr, whose user space must be millimetres with the side's top-left at the
@@ -99,13 +102,25 @@ cairo_surface_t *cs_card_render_image(const cs_card_t *card, const char *side, d
                                       cs_render_target_t target);
 
 /* Printer planes: the raster a card printer's driver consumes. */
+
+/* Which of the layout's resin-black (K) elements go on the K panel. */
+typedef enum {
+  CS_K_LAYOUT, /* as the layout says: text, lines and the QR on resin */
+  CS_K_QR,     /* only the QR on resin; the rest of the K elements in colour black */
+  CS_K_NONE,   /* no resin: every K element in colour black */
+} cs_k_policy_t;
+
 typedef struct {
   guint width, height; /* dots */
   guint dpi;
-  double card_x_mm, card_y_mm; /* where the card's top-left corner lies in the plane */
+  /* where the card's top-left corner lies in the plane; a printer's calibration offset is
+   * added here, so no layout is edited to fix one printer's alignment */
+  double card_x_mm, card_y_mm;
+  double scale;          /* calibration: the card drawn scaled about its centre; 0 means 1 */
+  cs_k_policy_t k_policy;
 } cs_plane_geometry_t;
 
-/* Evolis-family printers: 1016 x 648 dots at 300 dpi, edge to edge, card centred. */
+/* Card centred in width x height dots, scale 1, K as the layout says. */
 void cs_plane_geometry_init(cs_plane_geometry_t *geometry, guint width, guint height,
                             guint dpi);
 

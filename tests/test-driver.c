@@ -48,7 +48,7 @@ static void test_file_printer(void) {
   g_autoptr(cs_planes_t) front = planes_for(card, "front", &caps->geometry);
   g_autoptr(cs_planes_t) back = planes_for(card, "back", &caps->geometry);
   g_autofree char *desc = cs_card_describe(card);
-  cs_card_job_t job = {"job-1", desc, front, back};
+  cs_card_job_t job = {.job_id = "job-1", .description = desc, .front = front, .back = back};
   g_assert_true(cs_driver_print(d, &job, &error));
   g_assert_no_error(error);
 
@@ -88,7 +88,7 @@ static void test_file_printer(void) {
   cairo_surface_destroy(img);
 
   /* a second card, with a job id that is no safe file name, one-sided */
-  cs_card_job_t job2 = {"../escape", desc, front, NULL};
+  cs_card_job_t job2 = {.job_id = "../escape", .description = desc, .front = front};
   g_assert_true(cs_driver_print(d, &job2, &error));
   g_autofree char *second = g_build_filename(out, "card-000002-front.png", NULL);
   g_assert_true(g_file_test(second, G_FILE_TEST_IS_REGULAR));
@@ -121,11 +121,11 @@ static void test_refusals(void) {
   cs_plane_geometry_t g600;
   cs_plane_geometry_init(&g600, 2032, 1296, 600);
   g_autoptr(cs_planes_t) hi = planes_for(card, "front", &g600);
-  cs_card_job_t wrong = {"x", NULL, hi, NULL};
+  cs_card_job_t wrong = {.job_id = "x", .front = hi};
   g_autoptr(GError) e1 = NULL;
   g_assert_false(cs_driver_print(d, &wrong, &e1));
   g_assert_error(e1, CS_ERROR, CS_ERROR_PRINTER);
-  cs_card_job_t no_front = {"x", NULL, NULL, hi};
+  cs_card_job_t no_front = {.job_id = "x", .back = hi};
   g_autoptr(GError) e2 = NULL;
   g_assert_false(cs_driver_print(d, &no_front, &e2));
   g_assert_error(e2, CS_ERROR, CS_ERROR_PRINTER);
@@ -136,7 +136,9 @@ static void test_refusals(void) {
   const struct {
     const char *uri;
     int code;
-  } bad[] = {{"evolis://ABC123", CS_ERROR_UNSUPPORTED}, {"no-scheme", CS_ERROR_UNSUPPORTED},
+  } bad[] = {{"nosuch://ABC123", CS_ERROR_UNSUPPORTED}, {"no-scheme", CS_ERROR_UNSUPPORTED},
+             {"file:///tmp/x?ribbon=rainbow", CS_ERROR_INVALID},
+             {"file:///tmp/x?colour=blue", CS_ERROR_INVALID},
              {"file://relative/dir", CS_ERROR_PRINTER}, {"", CS_ERROR_UNSUPPORTED}};
   for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
     g_autoptr(GError) e = NULL;

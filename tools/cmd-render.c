@@ -64,17 +64,7 @@ static char *out_path(render_t *rt, const char *stem, const char *suffix) {
 
 static gboolean print_card(render_t *rt, const cs_card_t *card, const char *stem,
                            GString *written, GError **error) {
-  const cs_printer_caps_t *caps = cs_driver_caps(rt->printer);
-  g_autoptr(cs_planes_t) front = cs_card_render_planes(card, "front", &caps->geometry, error);
-  g_autoptr(cs_planes_t) back =
-      front && cs_card_has_side(card, "back")
-          ? cs_card_render_planes(card, "back", &caps->geometry, error)
-          : NULL;
-  if (front == NULL || (cs_card_has_side(card, "back") && back == NULL))
-    return FALSE;
-  g_autofree char *desc = cs_card_describe(card);
-  cs_card_job_t job = {stem, desc, front, back};
-  if (!cs_driver_print(rt->printer, &job, error))
+  if (!cs_driver_print_card(rt->printer, card, stem, error))
     return FALSE;
   g_string_append_printf(written, " printed on %s", cs_driver_uri(rt->printer));
   return TRUE;

@@ -1,0 +1,34 @@
+/* Private to the emulators: what one protocol's emulator provides to emulator.c, and the
+ * helpers emulator.c gives it. */
+#pragma once
+
+#include "emulator.h"
+
+typedef struct {
+  const char *model;        /* "evolis", "magicard-rio", "magicard-enduro" */
+  guint16 vid, pid;
+  const char *device_id;    /* IEEE 1284 ID without length bytes; SN is appended */
+  gpointer (*new)(cs_emulator_t *emulator);
+  void (*free)(gpointer state);
+  /* bytes from the host, in order; may be called with any split of the stream */
+  void (*feed)(cs_emulator_t *emulator, gpointer state, const guint8 *data, gsize len);
+  /* a fault just struck (cs_emulator_fault() already returns it): abort a fed card */
+  void (*fault)(cs_emulator_t *emulator, gpointer state, cs_fault_t fault);
+  /* cs_emulator_clear(): drop the parser state and any half-received card */
+  void (*reset)(cs_emulator_t *emulator, gpointer state);
+} cs_emulator_class_t;
+
+extern const cs_emulator_class_t cs_emulator_evolis, cs_emulator_magicard_rio,
+    cs_emulator_magicard_enduro;
+
+/* Queue reply bytes for the host to read. */
+void cs_emu_reply(cs_emulator_t *emulator, const void *data, gsize len);
+/* Record a protocol error (printf format). */
+void cs_emu_error(cs_emulator_t *emulator, const char *format, ...) G_GNUC_PRINTF(2, 3);
+/* A new card, CS_EMU_OPEN, appended to the card list; the emulator owns it. */
+cs_emu_card_t *cs_emu_card_new(cs_emulator_t *emulator);
+/* Allocates a side's maps (y/m/c only if colour, k/o as asked), zeroed. */
+void cs_emu_side_init(cs_emu_side_t *side, guint width, guint height, guint colour_bits,
+                      gboolean colour, gboolean k, gboolean o);
+/* The printer is busy printing while a card is open: port status 0x08. */
+void cs_emu_set_printing(cs_emulator_t *emulator, gboolean printing);
