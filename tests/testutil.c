@@ -3,6 +3,7 @@
 #include <glib/gstdio.h>
 #include <string.h>
 
+#include "cardspool.h"
 #include "idnumber.h"
 
 char *testutil_src(const char *relative) {
@@ -51,4 +52,20 @@ void testutil_remove_dir(const char *dir) {
     g_unlink(p);
   }
   g_rmdir(dir);
+}
+
+cs_card_t *testutil_example_card(cs_renderer_t *renderer, const char *example,
+                                 const char *const *sides) {
+  static const char *const both[] = {"front", "back", NULL};
+  g_autofree char *path = testutil_src(example);
+  g_autoptr(cs_report_t) report = cs_report_new();
+  g_autoptr(cs_job_t) job = cs_job_load_file(path, report, NULL);
+  g_assert_nonnull(job);
+  const cs_layout_t *layout = cs_renderer_layout(renderer, NULL, job->record->type, NULL);
+  g_assert_nonnull(layout);
+  g_autoptr(GError) error = NULL;
+  cs_card_t *card = cs_card_new(renderer, layout, job->record, NULL, sides ? sides : both,
+                                &error);
+  g_assert_no_error(error);
+  return card;
 }

@@ -4,6 +4,8 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
+#include "render.h"
+
 /* A file in the source tree, e.g. testutil_src("examples/special-operation.json"). */
 char *testutil_src(const char *relative);
 /* Parses text or aborts the test. */
@@ -16,3 +18,8 @@ char *testutil_to_string(JsonNode *root);
 void testutil_remove_dir(const char *dir);
 /* A valid ID number with the given 6-digit area, birth date YYYYMMDD and 3-digit sequence. */
 char *testutil_id(const char *area, const char *birth, const char *seq);
+
+/* The card for an example job (e.g. "examples/special-operation.json"), laid out for the given
+ * sides (NULL: front and back), unsigned. Aborts the test on any error. */
+cs_card_t *testutil_example_card(cs_renderer_t *renderer, const char *example,
+                                 const char *const *sides);
