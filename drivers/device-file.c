@@ -13,15 +13,16 @@
 #include "driver-private.h"
 #include "error.h"
 #include "io.h"
+#include "panels.h"
 
 typedef struct {
   char *dir;
   guint64 count;
+  cs_printer_settings_t settings;
 } file_device_t;
 
 static gpointer file_open(const char *uri, const char *rest, const cs_printer_settings_t *s,
                           cs_printer_caps_t *caps, GError **error) {
-  (void)s; /* it prints whatever planes it is given: settings shaped them already */
   /* file:///abs/dir: the part after "file://" is the absolute path */
   if (rest[0] != '/') {
     g_set_error(error, CS_ERROR, CS_ERROR_PRINTER, "%s: a file:// printer needs an absolute "
@@ -36,6 +37,7 @@ static gpointer file_open(const char *uri, const char *rest, const cs_printer_se
   }
   file_device_t *d = g_new0(file_device_t, 1);
   d->dir = g_strdup(rest);
+  d->settings = *s;
   caps->model = "cardspool simulated printer";
   caps->duplex = TRUE;
   caps->ribbons = "YMCKO,YMCKOK,KO,K";
@@ -76,6 +78,14 @@ static gboolean file_print(gpointer p, const cs_card_job_t *job, GError **error)
       strlen(job->job_id) && job->job_id[0] != '.';
   g_autofree char *stem = safe ? g_strdup(job->job_id)
                                : g_strdup_printf("card-%06" G_GUINT64_FORMAT, d->count);
+  /* refuse what a real printer with these settings would refuse (colour on a K ribbon…) */
+  for (guint side = 0; side < 2; side++) {
+    const cs_planes_t *planes = side ? job->back : job->front;
+    g_autoptr(cs_panels_t) panels =
+        planes ? cs_panels_separate(planes, &d->settings, side, error) : NULL;
+    if (planes && panels == NULL)
+      return FALSE;
+  }
   if (!write_side(d, stem, "front", job->front, job->description, error) ||
       (job->back && !write_side(d, stem, "back", job->back, job->description, error)))
     return FALSE;
@@ -91,6 +101,9 @@ static gboolean file_print(gpointer p, const cs_card_job_t *job, GError **error)
   g_autofree char *geom = g_strdup_printf("%ux%u@%u", job->front->geometry.width,
                                           job->front->geometry.height, job->front->geometry.dpi);
   json_builder_add_string_value(b, geom);
+  json_builder_set_member_name(b, "settings");
+  g_autofree char *settings = cs_printer_settings_describe(&d->settings);
+  json_builder_add_string_value(b, settings);
   json_builder_set_member_name(b, "made_by");
   json_builder_add_string_value(b, job->description ? job->description : "");
   json_builder_end_object(b);

@@ -417,6 +417,42 @@ static void test_print_simulated(void) {
   g_assert_cmpint(r.status, ==, 3);
   g_assert_nonnull(strstr(r.err, "lpd"));
   result_clear(&r);
+  /* a K ribbon cannot print the colour card: refused, not printed without its colour */
+  g_autofree char *mono = g_strconcat("file://", dir, "/mono?ribbon=k", NULL);
+  const char *k[] = {"render", "--today=2026-11-29", "--printer", mono, batch, NULL};
+  r = run(k, NULL);
+  g_assert_cmpint(r.status, !=, 0);
+  g_assert_nonnull(strstr(r.err, "colour ink"));
+  result_clear(&r);
+  g_autofree char *mono_log = g_build_filename(dir, "mono", "jobs.jsonl", NULL);
+  g_assert_false(g_file_test(mono_log, G_FILE_TEST_EXISTS));
+  const char *bad_setting[] = {"render", "--printer", "file:///tmp/x?ribbon=gold", batch, NULL};
+  r = run(bad_setting, NULL);
+  g_assert_cmpint(r.status, ==, 3);
+  g_assert_nonnull(strstr(r.err, "ribbon"));
+  result_clear(&r);
+
+  /* printers: a printer's state, and the exit code when it cannot be reached */
+  const char *st[] = {"printers", "--status", uri, NULL};
+  r = run(st, NULL);
+  g_assert_cmpint(r.status, ==, 0);
+  g_assert_nonnull(strstr(r.out, "ready"));
+  result_clear(&r);
+  const char *st_json[] = {"printers", "--status", "--json", uri, NULL};
+  r = run(st_json, NULL);
+  g_assert_cmpint(r.status, ==, 0);
+  g_assert_nonnull(strstr(r.out, "\"state\" : \"ready\""));
+  result_clear(&r);
+  const char *st_bad[] = {"printers", "--status", "nosuch://x", NULL};
+  r = run(st_bad, NULL);
+  g_assert_cmpint(r.status, ==, 4);
+  result_clear(&r);
+  /* the list never fails as a whole: an unreachable CUPS server is a warning */
+  const char *list[] = {"printers", NULL};
+  const char *no_cups[] = {"CUPS_SERVER=127.0.0.1:9", NULL};
+  r = run(list, no_cups);
+  g_assert_cmpint(r.status, ==, 0);
+  result_clear(&r);
   g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", dir);
   g_assert_cmpint(system(cmd), ==, 0);
 }

@@ -16,6 +16,7 @@ static const struct {
     {"validate", cs_cmd_validate, N_("check job files (JSON or JSON Lines) against every rule")},
     {"render", cs_cmd_render,
      N_("render cards: PDF, PNG previews, printer planes, electronic certificate, paper print")},
+    {"printers", cs_cmd_printers, N_("list the printers, or show one printer's state")},
     {"keygen", cs_cmd_keygen, N_("make a signing key and a self-signed issuer certificate")},
     {"verify", cs_cmd_verify, N_("verify a card's QR credential offline (text, picture or PDF)")},
 };
@@ -29,6 +30,7 @@ static void usage(FILE *out) {
                  "  1  an input was read and has problems (each printed on its own line)\n"
                  "  2  the command line is wrong\n"
                  "  3  a file or the data folder could not be read\n"
+                 "  4  a printer could not be reached or is not ready\n"
                  "\n"
                  "Messages follow the locale (LANGUAGE, LC_ALL, LC_MESSAGES, LANG): zh_CN for "
                  "Chinese, English otherwise.\n"

@@ -9,6 +9,7 @@ enum {
   CS_EXIT_INVALID = 1, /* input read, but problems found */
   CS_EXIT_USAGE = 2,   /* bad command line */
   CS_EXIT_IO = 3,      /* a file or the data folder could not be read */
+  CS_EXIT_PRINTER = 4, /* a printer could not be reached or is not ready */
 };
 
 #include "record.h"
@@ -18,6 +19,7 @@ int cs_cmd_validate(int argc, char **argv);
 int cs_cmd_render(int argc, char **argv);
 int cs_cmd_keygen(int argc, char **argv);
 int cs_cmd_verify(int argc, char **argv);
+int cs_cmd_printers(int argc, char **argv);
 
 /* Called once per job: line is 0 for a .json file, the line number in a .jsonl; stem names the
  * job's outputs (the file's base name, with "-LINE" in a .jsonl). job is NULL when the
