@@ -11,9 +11,11 @@
  *                                   format rests on the guide alone)
  *   ESC Dbc;k;2;<n>;<payload> CR    K (or Db;k;2 when compress is off), when the ribbon has K
  *   ESC Dbc;o;2;<n>;<payload> CR    overlay, when the ribbon has O and the side has overlay
- *   [ESC Sv CR, the back's panels]  duplex
+ *   [ESC Sv CR, ESC Pc;k;=;10 CR, the back's panels]  duplex (the contrast again, as DPV
+ *                                   sends it: example E2; only when the back has K)
  *   ESC Se CR                       print and eject
- * A K-only one-sided card with compress off is byte for byte example E1 without its padding.
+ * A K-only one-sided card with compress off is byte for byte example E1 without its padding,
+ * a K-only two-sided one example E2 without its padding.
  *
  * Panels: 1016 lines of 648 pixels; line = x, pixel p = 647 - y of the card-orientation
  * panel (x 0…1015, y 0…647), MSB first (DPV and the vendor driver agree). Colour values
@@ -40,6 +42,10 @@ G_BEGIN_DECLS
 /* front required, back NULL for one side. Panels must be 1016 x 648. */
 GBytes *cs_evolis_encode_card(const cs_panels_t *front, const cs_panels_t *back,
                               const cs_printer_settings_t *settings, GError **error);
+/* The same stream as one GBytes per command (downloads with their payload), in order, so a
+ * driver can read the printer's answer after each. g_bytes_unref frees the elements. */
+GPtrArray *cs_evolis_encode_frames(const cs_panels_t *front, const cs_panels_t *back,
+                                   const cs_printer_settings_t *settings, GError **error);
 /* One command frame: ESC name[;param…] CR (no payload). */
 GBytes *cs_evolis_command(const char *command);
 

@@ -57,4 +57,14 @@ typedef struct {
 gboolean cs_magicard_parse_status(const guint8 *buf, gsize len, cs_magicard_status_t *status,
                                   GError **error);
 
+/* 05 x 9, 01 "REQ,STA,<key>," 1C 03 (24 bytes for a 3-letter key, as E8). key: printable
+ * ASCII without ',' (e.g. "TCQ" total cards, "MSR" printer serial). */
+GBytes *cs_magicard_sta_query(const char *key);
+
+/* Parses a REQ,STA reply: 01 "STA" <key> "," <value> ["," ] 03 (bytes after the 03 are
+ * ignored). *value: the value as UTF-8, g_free it. FALSE (CS_ERROR_PRINTER) when malformed,
+ * for another key, or not text. A fuzz target. */
+gboolean cs_magicard_parse_sta(const guint8 *buf, gsize len, const char *key, char **value,
+                               GError **error);
+
 G_END_DECLS
