@@ -500,18 +500,32 @@ static void test_geometry_refusals(void) {
 }
 
 int main(int argc, char **argv) {
+  /* --part=unit or --part=emulated: one program, two suites (see tests/meson.build) */
+  const char *part = "all";
+  for (int i = 1; i < argc; i++)
+    if (g_str_has_prefix(argv[i], "--part=")) {
+      part = argv[i] + 7;
+      for (int j = i; j < argc; j++)
+        argv[j] = argv[j + 1];
+      argc--;
+      break;
+    }
+  gboolean unit = !g_str_equal(part, "emulated"), emulated = !g_str_equal(part, "unit");
   g_test_init(&argc, &argv, NULL);
   g_autoptr(GError) error = NULL;
   catalogue = cs_catalogue_load_default(&error);
   g_assert_no_error(error);
   renderer = cs_renderer_new(catalogue, NULL, &error);
   g_assert_no_error(error);
-  g_test_add_func("/printers/settings", test_settings);
-  g_test_add_func("/printers/panels", test_panels);
-  g_test_add_func("/printers/k-policy", test_k_policy);
-  g_test_add_func("/printers/k-policy-signed", test_k_policy_signed);
-  g_test_add_func("/printers/calibration", test_calibration);
-  g_test_add_func("/printers/geometry-refusals", test_geometry_refusals);
+  if (unit) {
+    g_test_add_func("/printers/settings", test_settings);
+    g_test_add_func("/printers/panels", test_panels);
+    g_test_add_func("/printers/k-policy", test_k_policy);
+    g_test_add_func("/printers/k-policy-signed", test_k_policy_signed);
+    g_test_add_func("/printers/calibration", test_calibration);
+  }
+  if (emulated)
+    g_test_add_func("/printers/geometry-refusals", test_geometry_refusals);
 
   static const char *const models[] = {"evolis", "magicard-rio", "magicard-enduro"};
   static const char *const ribbons[] = {"ymcko", "ymckok", "ko", "k"};
@@ -524,7 +538,7 @@ int main(int argc, char **argv) {
     for (guint dup = 0; dup < 2; dup++)
       cases[n++] = (print_case_t){models[m], "ymcko", dup, TRUE};
   }
-  for (guint i = 0; i < n; i++) {
+  for (guint i = 0; emulated && i < n; i++) {
     g_autofree char *name = g_strdup_printf("/printers/print/%s/%s/%s/%s", cases[i].model,
                                             cases[i].ribbon, cases[i].duplex ? "duplex" : "simplex",
                                             cases[i].card ? "card" : "random");
@@ -538,7 +552,7 @@ int main(int argc, char **argv) {
     for (cs_fault_t f = CS_FAULT_RIBBON_OUT; f <= CS_FAULT_UNPLUG; f++)
       for (guint mid = 0; mid < 2; mid++)
         faults[n++] = (fault_case_t){models[m], f, mid};
-  for (guint i = 0; i < n; i++) {
+  for (guint i = 0; emulated && i < n; i++) {
     g_autofree char *name =
         g_strdup_printf("/printers/fault/%s/%s/%s", faults[i].model,
                         fault_names[faults[i].fault], faults[i].mid_card ? "mid-card" : "at-feed");
