@@ -32,3 +32,16 @@ void cs_emu_side_init(cs_emu_side_t *side, guint width, guint height, guint colo
                       gboolean colour, gboolean k, gboolean o);
 /* The printer is busy printing while a card is open: port status 0x08. */
 void cs_emu_set_printing(cs_emulator_t *emulator, gboolean printing);
+
+/* A side's map for one panel ('y', 'm', 'c', 'k', 'o'), allocated zeroed on first use; sets
+ * the side present with the given size. *fresh (may be NULL) tells whether it was just
+ * allocated (all zero, so a decoder may skip zero bytes). */
+guint8 *cs_emu_side_map(cs_emu_side_t *side, char panel, guint width, guint height,
+                        gboolean *fresh);
+/* The printer fed a card: the fed-card counter (Evolis Rco, Magicard TCQ). */
+guint cs_emu_fed_cards(const cs_emulator_t *emulator);
+/* Only the newest cards keep their maps, so a long-running emulator:// printer stays small:
+ * older cards keep outcome, ribbon and commands, their maps are freed (NULL). */
+#define CS_EMU_KEEP_MAPS 32
+/* At most this many errors are kept (a last one says more were dropped). */
+#define CS_EMU_MAX_ERRORS 1000
