@@ -97,6 +97,8 @@ static void run_emulated(const char *uri, const cs_card_t *card, int cards) {
          ms, 1000 / ms);
 }
 
+static int bench(int cards);
+
 int main(int argc, char **argv) {
   int cards = 100;
   GOptionEntry entries[] = {{"cards", 0, 0, G_OPTION_ARG_INT, &cards, "cards per row", "N"},
@@ -108,6 +110,13 @@ int main(int argc, char **argv) {
     fprintf(stderr, "bench-protocol: %s\n", error ? error->message : "bad --cards");
     return 2;
   }
+  int rc = bench(cards);
+  cs_fonts_shutdown(); /* after every card and renderer is freed */
+  return rc;
+}
+
+static int bench(int cards) {
+  g_autoptr(GError) error = NULL;
   const char *src = g_getenv("CS_TEST_SRCDIR");
   g_autofree char *job_path = g_build_filename(src ? src : ".", "examples",
                                                "special-operation.json", NULL);
@@ -142,6 +151,5 @@ int main(int argc, char **argv) {
   }
   run_emulated("emulator://evolis", card, cards / 4 + 1);
   run_emulated("emulator://magicard-rio", card, cards / 4 + 1);
-  cs_fonts_shutdown();
   return 0;
 }

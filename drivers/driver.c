@@ -169,7 +169,14 @@ static GBytes *card_pdf(const cs_card_t *card, guint *n_sides, GError **error) {
   GBytes *bytes = NULL;
   cs_pdf_writer_t *w = cs_pdf_writer_new(path, desc, error);
   if (w != NULL) {
-    gboolean ok = cs_pdf_writer_add(w, card, NULL, error);
+    /* one page a side the card was laid out for */
+    const char *sides[3] = {NULL};
+    guint n = 0;
+    if (cs_card_has_side(card, "front"))
+      sides[n++] = "front";
+    if (cs_card_has_side(card, "back"))
+      sides[n++] = "back";
+    gboolean ok = cs_pdf_writer_add(w, card, sides, error);
     *n_sides = cs_pdf_writer_n_pages(w);
     if (cs_pdf_writer_close(w, ok ? error : NULL) && ok) {
       char *data = NULL;
