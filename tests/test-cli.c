@@ -422,7 +422,7 @@ static void test_print_simulated(void) {
   const char *k[] = {"render", "--today=2026-11-29", "--printer", mono, batch, NULL};
   r = run(k, NULL);
   g_assert_cmpint(r.status, !=, 0);
-  g_assert_nonnull(strstr(r.err, "colour ink"));
+  g_assert_nonnull(strstr(r.out, "colour ink"));
   result_clear(&r);
   g_autofree char *mono_log = g_build_filename(dir, "mono", "jobs.jsonl", NULL);
   g_assert_false(g_file_test(mono_log, G_FILE_TEST_EXISTS));
