@@ -17,4 +17,5 @@
 #include "report.h"
 #include "scan.h"
 #include "signer.h"
+#include "store.h"
 #include "validate.h"

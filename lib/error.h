@@ -22,6 +22,9 @@ typedef enum {
   CS_ERROR_FIT,         /* a field's text does not fit its box even at its minimum size */
   CS_ERROR_PRINTER,     /* the printer did not take the card; nothing was printed */
   CS_ERROR_PRINTER_ATTENTION, /* the card may be partly printed: an operator must look */
+  CS_ERROR_NOT_FOUND,   /* no such job, card or object in the store */
+  CS_ERROR_CONFLICT,    /* the object's state does not allow it, or an idempotency key clash */
+  CS_ERROR_STORE,       /* the store failed (disk full, read-only, corrupt) */
 } cs_error_code_t;
 
 GQuark cs_error_quark(void);

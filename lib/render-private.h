@@ -42,6 +42,7 @@ struct cs_card {
   GPtrArray *sides; /* card_side_t* */
   gboolean specimen;
   char *title;
+  char *qr_text; /* the QR's payload, NULL for a specimen */
 };
 
 card_side_t *cs_card_find_side(const cs_card_t *card, const char *name);

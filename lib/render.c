@@ -477,6 +477,7 @@ cs_card_t *cs_card_new(cs_renderer_t *r, const cs_layout_t *layout, const cs_rec
   card->layout = layout;
   card->sides = g_ptr_array_new_with_free_func(card_side_free);
   card->specimen = qr_text == NULL;
+  card->qr_text = g_strdup(qr_text);
   const cs_cert_type_info_t *t = cs_catalogue_type(r->catalogue, layout->type);
   card->title = g_strdup_printf("%s %s", t ? t->short_title : layout->name,
                                 record->certificate_number ? record->certificate_number : "");
@@ -525,9 +526,12 @@ cs_card_t *cs_card_new_signed(cs_renderer_t *r, const cs_layout_t *layout,
   return cs_card_new(r, layout, record, text, sides, error);
 }
 
+const char *cs_card_qr_text(const cs_card_t *card) { return card->qr_text; }
+
 void cs_card_free(cs_card_t *card) {
   if (card == NULL)
     return;
+  g_free(card->qr_text);
   /* field items belong to the card; static ones to the renderer */
   for (guint i = 0; i < card->sides->len; i++) {
     card_side_t *cs = card->sides->pdata[i];

@@ -45,6 +45,8 @@ cs_card_t *cs_card_new_signed(cs_renderer_t *renderer, const cs_layout_t *layout
                               const cs_record_t *record, cs_signer_t *signer, gint64 iat,
                               const char *const *sides, GError **error);
 gboolean cs_card_has_side(const cs_card_t *card, const char *side);
+/* The QR's payload (a signed card's credential), NULL for a specimen. */
+const char *cs_card_qr_text(const cs_card_t *card);
 gboolean cs_card_is_specimen(const cs_card_t *card);
 void cs_card_free(cs_card_t *card);
 const cs_layout_t *cs_card_layout(const cs_card_t *card);
