@@ -49,15 +49,13 @@ static void dot_map(cs_magicard_head_t head, dot_t map[CS_MAGICARD_DOTS]) {
   }
 }
 
-/* Card dot (x, y) -> plane row and image pixel. */
-static inline void place(cs_magicard_head_t head, guint x, guint y, guint *row, guint *j) {
-  if (head == CS_MAGICARD_KEE) {
-    *row = CS_MAGICARD_ROWS - 1 - x;
-    *j = y;
-  } else {
-    *row = x;
-    *j = CS_MAGICARD_DOTS - 1 - y;
-  }
+/* The orientation (magicard.h): card column x -> plane row, image pixel j -> card row y. */
+static inline guint row_of(cs_magicard_head_t head, guint x) {
+  return head == CS_MAGICARD_KEE ? CS_MAGICARD_ROWS - 1 - x : x;
+}
+
+static inline guint y_of(cs_magicard_head_t head, guint j) {
+  return head == CS_MAGICARD_KEE ? j : CS_MAGICARD_DOTS - 1 - j;
 }
 
 static gboolean colour_quantised_ink(const cs_panels_t *p) {
@@ -66,9 +64,15 @@ static gboolean colour_quantised_ink(const cs_panels_t *p) {
   gsize n = (gsize)p->width * p->height;
   const guint8 *planes[] = {p->y, p->m, p->c};
   for (guint i = 0; i < 3; i++)
-    for (gsize k = 0; k < n; k++)
-      if (planes[i][k] >> 2)
+    /* a chunk OR-ed together (that vectorises) has a bit above the lowest two iff one of its
+     * values does */
+    for (gsize k = 0; k < n; k += 256) {
+      guint8 any = 0;
+      for (gsize l = k; l < MIN(k + 256, n); l++)
+        any |= planes[i][l];
+      if (any >> 2)
         return TRUE;
+    }
   return FALSE;
 }
 
@@ -127,74 +131,117 @@ static gboolean plan_side(const cs_panels_t *p, guint side, cs_magicard_head_t h
   return plan_overlay(p, side, head, s, plan, error);
 }
 
-static void pack_k(cs_magicard_head_t head, const dot_t *map, const cs_panels_t *p,
-                   guint8 *out) {
-  gsize rb = heads[head].row_bytes;
-  if (p->k == NULL || !p->k_ink)
-    return;
-  for (guint y = 0; y < p->height; y++) {
-    const guint8 *line = p->k + (gsize)y * p->stride;
-    for (guint x = 0; x < p->width; x++) {
-      if (!((line[x / 8] >> (7 - x % 8)) & 1))
-        continue;
-      guint row, j;
-      place(head, x, y, &row, &j);
-      out[row * rb + map[j].byte] |= map[j].mask;
+/* Packing: 8 card columns (8 plane rows) at a time, one byte of a row's bit-plane at a time,
+ * so the output is written in order, every byte of it. For bit 0x80 >> i of byte o, src_y[8o + i]
+ * is the card row that dot comes from; a 64-bit load there holds it for all 8 columns (byte m:
+ * column x0 + m). Bit b of each byte, moved to bit 7 - i and OR-ed over the 8 loads, gives byte
+ * o of bit-plane b for all 8 rows at once. */
+#define ROW_BYTES_MAX 96
+G_STATIC_ASSERT(CS_MAGICARD_ROWS % 8 == 0);
+static const guint8 zeros[CS_MAGICARD_ROWS]; /* the source of the head's blank dots */
+
+typedef struct {
+  cs_magicard_head_t head;
+  gsize rb;                         /* bytes of one row's bit-plane */
+  gint16 src_y[ROW_BYTES_MAX * 8];  /* card row of each bit, -1: a blank dot */
+  guint64 spread[256];              /* K byte -> 8 bytes: bit 7 - m in byte m */
+} packer_t;
+
+static void packer_init(packer_t *pk, cs_magicard_head_t head) {
+  dot_t map[CS_MAGICARD_DOTS];
+  dot_map(head, map);
+  pk->head = head;
+  pk->rb = heads[head].row_bytes;
+  g_assert(pk->rb <= ROW_BYTES_MAX);
+  for (guint i = 0; i < G_N_ELEMENTS(pk->src_y); i++)
+    pk->src_y[i] = -1;
+  for (guint j = 0; j < CS_MAGICARD_DOTS; j++) {
+    guint bit = 0;
+    while ((0x80 >> bit) != map[j].mask)
+      bit++;
+    pk->src_y[map[j].byte * 8 + bit] = (gint16)y_of(head, j);
+  }
+  for (guint v = 0; v < 256; v++) {
+    pk->spread[v] = 0;
+    for (guint m = 0; m < 8; m++)
+      pk->spread[v] |= (guint64)((v >> (7 - m)) & 1) << (8 * m);
+  }
+}
+
+/* n_bits bit-planes per row (6 for colour, 1 for K) from `plane`, rows of `stride` bytes: a
+ * dye byte per card column, or with `bitmap` 1 bit per column, MSB first. */
+static void pack(const packer_t *pk, const guint8 *plane, gsize stride, gboolean bitmap,
+                 guint n_bits, guint8 *out) {
+  gsize rb = pk->rb, row_len = n_bits * rb;
+  const guint8 *rows[ROW_BYTES_MAX * 8];
+  for (gsize i = 0; i < 8 * rb; i++)
+    rows[i] = pk->src_y[i] < 0 ? zeros : plane + (gsize)pk->src_y[i] * stride;
+  const guint64 lsb = 0x0101010101010101u;
+  guint shift = bitmap ? 0 : 2; /* dye -> 6-bit value: bit b of the value is bit b + 2 */
+  for (guint x0 = 0; x0 < CS_MAGICARD_ROWS; x0 += 8) {
+    guint8 *dst[8]; /* the plane row of column x0 + m */
+    for (guint m = 0; m < 8; m++)
+      dst[m] = out + row_of(pk->head, x0 + m) * row_len;
+    for (gsize o = 0; o < rb; o++) {
+      guint64 w[8];
+      for (guint i = 0; i < 8; i++) {
+        const guint8 *r = rows[8 * o + i];
+        if (bitmap) {
+          w[i] = pk->spread[r[x0 / 8]];
+        } else {
+          guint64 v;
+          memcpy(&v, r + x0, 8);
+          w[i] = GUINT64_FROM_LE(v); /* byte m is column x0 + m */
+        }
+      }
+      for (guint b = 0; b < n_bits; b++) {
+        guint64 acc = 0;
+        for (guint i = 0; i < 8; i++)
+          acc |= ((w[i] >> (b + shift)) & lsb) << (7 - i);
+        for (guint m = 0; m < 8; m++)
+          dst[m][b * rb + o] = (guint8)(acc >> (8 * m));
+      }
     }
   }
 }
 
-/* 6-bit values as 6 bit-planes per row, bit-plane 0 (LSB) first */
-static void pack_colour(cs_magicard_head_t head, const dot_t *map, const cs_panels_t *p,
-                        const guint8 *dye, guint8 *out) {
-  gsize rb = heads[head].row_bytes;
-  for (guint y = 0; y < p->height; y++) {
-    const guint8 *line = dye + (gsize)y * p->width;
-    for (guint x = 0; x < p->width; x++) {
-      guint v = line[x] >> 2;
-      if (v == 0)
-        continue;
-      guint row, j;
-      place(head, x, y, &row, &j);
-      guint8 *at = out + row * 6 * rb + map[j].byte;
-      for (guint b = 0; b < 6; b++)
-        if ((v >> b) & 1)
-          at[b * rb] |= map[j].mask;
-    }
-  }
-}
+static const guint8 terms[4][3] = {
+    {0x1c, 'B', ':'}, {0x1c, 'G', ':'}, {0x1c, 'R', ':'}, {0x1c, 'K', ':'}};
 
-/* A zeroed plane of n bytes appended to the stream: its start. */
-static guint8 *append_plane(GByteArray *out, gsize n) {
-  gsize at = out->len;
-  g_byte_array_set_size(out, at + n);
-  memset(out->data + at, 0, n);
-  return out->data + at;
-}
-
-static void emit_side(GByteArray *out, cs_magicard_head_t head, const dot_t *map,
-                      const cs_panels_t *p, const side_plan_t *plan, const char *tokens) {
-  guint8 ff[LEAD_IN];
-  memset(ff, 0x05, sizeof ff);
-  static const guint8 terms[4][3] = {
-      {0x1c, 'B', ':'}, {0x1c, 'G', ':'}, {0x1c, 'R', ':'}, {0x1c, 'K', ':'}};
-  gsize rb = heads[head].row_bytes;
-  g_byte_array_append(out, ff, LEAD_IN);
-  g_byte_array_append(out, (const guint8 *)"\x01,", 2);
-  g_byte_array_append(out, (const guint8 *)tokens, (guint)strlen(tokens));
-  g_byte_array_append(out, (const guint8 *)"\x1c", 1);
+/* One side's block: its exact size, and written at out when out is not NULL. */
+static gsize emit_side(guint8 *out, const packer_t *pk, const cs_panels_t *p,
+                       const side_plan_t *plan, const char *tokens) {
+  gsize rb = pk->rb, colour = 6 * rb * CS_MAGICARD_ROWS, k = rb * CS_MAGICARD_ROWS;
+  gsize t = strlen(tokens);
+  gsize size = LEAD_IN + 2 + t + 1 + (plan->colour ? 3 * (colour + 3) : 0) +
+               (plan->k ? k + 3 : 0) + 1;
+  if (out == NULL)
+    return size;
+  memset(out, 0x05, LEAD_IN);
+  out += LEAD_IN;
+  *out++ = 0x01;
+  *out++ = ',';
+  memcpy(out, tokens, t);
+  out += t;
+  *out++ = 0x1c;
   if (plan->colour) {
     const guint8 *dyes[] = {p->y, p->m, p->c};
     for (guint i = 0; i < 3; i++) {
-      pack_colour(head, map, p, dyes[i], append_plane(out, 6 * rb * CS_MAGICARD_ROWS));
-      g_byte_array_append(out, terms[i], 3);
+      pack(pk, dyes[i], p->width, FALSE, 6, out);
+      memcpy(out + colour, terms[i], 3);
+      out += colour + 3;
     }
   }
   if (plan->k) {
-    pack_k(head, map, p, append_plane(out, rb * CS_MAGICARD_ROWS));
-    g_byte_array_append(out, terms[3], 3);
+    if (p->k == NULL || !p->k_ink)
+      memset(out, 0, k);
+    else
+      pack(pk, p->k, p->stride, TRUE, 1, out);
+    memcpy(out + k, terms[3], 3);
+    out += k + 3;
   }
-  g_byte_array_append(out, (const guint8 *)"\x03", 1);
+  *out = 0x03;
+  return size;
 }
 
 /* The tokens every side carries from PAG on: PAG, IMF, origin, size, overcoat, ICC, SZ. */
@@ -243,11 +290,6 @@ static GBytes *encode(cs_magicard_head_t head, const cs_panels_t *front,
       return NULL;
     }
 
-  dot_t map[CS_MAGICARD_DOTS];
-  dot_map(head, map);
-  gsize plane_bytes = heads[head].row_bytes * CS_MAGICARD_ROWS;
-  GByteArray *out = g_byte_array_sized_new((guint)((back ? 2 : 1) * (19 * plane_bytes + 1024)));
-
   g_autoptr(GString) h = g_string_new(NULL);
   g_string_append_printf(h, "NOC1,VER" VERSION ",LANENG,TDT%08X,%s", (guint32)tdt,
                          film_token(settings->ribbon));
@@ -257,16 +299,24 @@ static GBytes *encode(cs_magicard_head_t head, const cs_panels_t *front,
     g_string_append_printf(h, ",BAC%s%s%s", plans[1].colour ? "C" : "", plans[1].k ? "K" : "",
                            plans[1].overlay ? "O" : "");
   common_tokens(h, head, 1, &plans[0]);
-  emit_side(out, head, map, front, &plans[0], h->str);
-
+  g_autoptr(GString) h2 = NULL;
   if (back) {
-    g_string_assign(h, "NOC1");
-    head_tokens(h, head);
-    g_string_append(h, ",DPXON");
-    common_tokens(h, head, 2, &plans[1]);
-    emit_side(out, head, map, back, &plans[1], h->str);
+    h2 = g_string_new("NOC1");
+    head_tokens(h2, head);
+    g_string_append(h2, ",DPXON");
+    common_tokens(h2, head, 2, &plans[1]);
   }
-  return g_byte_array_free_to_bytes(out);
+
+  /* one buffer of the card's exact size, written once */
+  packer_t pk;
+  packer_init(&pk, head);
+  gsize front_size = emit_side(NULL, &pk, front, &plans[0], h->str);
+  gsize size = front_size + (back ? emit_side(NULL, &pk, back, &plans[1], h2->str) : 0);
+  guint8 *out = g_malloc(size);
+  emit_side(out, &pk, front, &plans[0], h->str);
+  if (back)
+    emit_side(out + front_size, &pk, back, &plans[1], h2->str);
+  return g_bytes_new_take(out, size);
 }
 
 GBytes *cs_magicard_encode_card(cs_magicard_head_t head, const cs_panels_t *front,

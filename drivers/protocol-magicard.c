@@ -87,7 +87,7 @@ static GBytes *query(mc_t *m, GBytes *q, GError **error) {
       return NULL;
     g_byte_array_append(reply, buf, (guint)n);
     /* from the 01 on: a USB read may start with a stray byte */
-    const guint8 *soh = memchr(reply->data, 0x01, reply->len);
+    const guint8 *soh = reply->len ? memchr(reply->data, 0x01, reply->len) : NULL;
     gsize rest = soh ? reply->len - (gsize)(soh - reply->data) : 0;
     if (soh && memchr(soh, 0x03, rest))
       return g_bytes_new(soh, rest);

@@ -1204,6 +1204,177 @@ static void test_emulator_colour(void) {
   }
 }
 
+/* ---- golden digests: the output for fixed seeded cards must never change ---- */
+
+typedef enum { GOLD_RANDOM, GOLD_CARD, GOLD_WHITE, GOLD_FAINT, GOLD_FULL } gold_t;
+
+/* Seeded planes. Colour: random, card-like (white, flat blocks and a gradient), white or faint
+ * (dye under 4). K: random, white, or card-like (black columns and bars, sparse dots, white
+ * columns). Overlay: random, full or card-like (all but a corner). A short last byte's padding
+ * bits get values too. */
+static cs_planes_t *gold_planes(guint w, guint h, guint32 seed, gold_t colour, gold_t k,
+                                gold_t overlay) {
+  g_autoptr(GRand) r = g_rand_new_with_seed(seed);
+  cs_planes_t *p = g_new0(cs_planes_t, 1);
+  cs_plane_geometry_init(&p->geometry, w, h, 300);
+  p->colour_stride = 3 * (gsize)w;
+  p->k_stride = p->overlay_stride = (w + 7) / 8;
+  p->colour = g_malloc(p->colour_stride * h);
+  p->k = g_malloc0(p->k_stride * h);
+  p->overlay = g_malloc0(p->k_stride * h);
+  guint bx = (guint)g_rand_int_range(r, 0, (gint)w / 2);
+  guint by = (guint)g_rand_int_range(r, 0, (gint)h / 2);
+  for (guint y = 0; y < h; y++)
+    for (gsize i = 0; i < p->colour_stride; i++) {
+      guint x = (guint)(i / 3);
+      guint8 v = 0xff;
+      if (colour == GOLD_RANDOM)
+        v = (guint8)g_rand_int(r);
+      else if (colour == GOLD_FAINT)
+        v = (guint8)(0xfc + g_rand_int_range(r, 0, 4));
+      else if (colour == GOLD_CARD && x >= bx && x < bx + 300 && y >= by && y < by + 200)
+        v = (guint8)(x * (i % 3 + 1) + y);
+      else if (colour == GOLD_CARD && y % 97 < 20 && x % 131 < 40)
+        v = (guint8)(40 * (i % 3));
+      p->colour[(gsize)y * p->colour_stride + i] = v;
+    }
+  for (gsize i = 0; i < p->k_stride * h; i++) {
+    gsize y = i / p->k_stride, col = i % p->k_stride;
+    if (k == GOLD_RANDOM)
+      p->k[i] = (guint8)g_rand_int(r);
+    else if (k == GOLD_CARD && ((col >= 3 && col < 6) || (col > 10 && col < 90 && y % 50 < 8)))
+      p->k[i] = 0xff; /* black columns (all-black printer lines) and bars */
+    else if (k == GOLD_CARD && col < 100 && g_rand_int_range(r, 0, 16) == 0)
+      p->k[i] = (guint8)g_rand_int(r); /* sparse dots; white columns from byte 100 on */
+    if (overlay == GOLD_RANDOM)
+      p->overlay[i] = (guint8)g_rand_int(r);
+    else if (overlay == GOLD_FULL || col < p->k_stride / 2 || y < h / 3)
+      p->overlay[i] = 0xff;
+  }
+  return p;
+}
+
+static cs_panels_t *gold_separate(const cs_planes_t *planes, const cs_printer_settings_t *s,
+                                  guint side) {
+  g_autoptr(GError) error = NULL;
+  cs_panels_t *p = cs_panels_separate(planes, s, side, &error);
+  g_assert_no_error(error);
+  g_assert_nonnull(p);
+  return p;
+}
+
+typedef struct {
+  const char *query;
+  guint32 seed;
+  gold_t colour[2], k, overlay; /* colour: front, back */
+  const char *sha256;           /* of the whole card stream */
+} gold_case_t;
+
+/* SHA-256 recorded from the encoder before it was optimised: every byte stays as it was. */
+static const gold_case_t evolis_gold[] = {
+    {"ribbon=ymcko&colour-bits=7&overlay=layout&holes=chip,stripe&back-rotation=180", 11,
+     {GOLD_RANDOM, GOLD_RANDOM}, GOLD_RANDOM, GOLD_RANDOM,
+     "20d1d8de6877d4990ef6bc64a5f53e8aa401f79f57b232ef9f416ed3f78eace1"},
+    {"ribbon=ymcko&colour-bits=5&compress=no&overlay=full&holes=chip", 12,
+     {GOLD_RANDOM, GOLD_CARD}, GOLD_RANDOM, GOLD_RANDOM,
+     "5bf43eaf2791100ba4c1b19289c0189aaa25b42b2334e5dbd585f676e291f53e"},
+    {"ribbon=ymcko&colour-bits=6&overlay=layout&holes=stripe&back-rotation=180", 13,
+     {GOLD_CARD, GOLD_FAINT}, GOLD_CARD, GOLD_CARD,
+     "609b88a5f5bf53019259541e2cd29212b30948ff90e059654ce0296f272e2774"},
+    {"ribbon=ymckok&colour-bits=6&overlay=layout&holes=chip,stripe&back-rotation=180", 14,
+     {GOLD_RANDOM, GOLD_WHITE}, GOLD_RANDOM, GOLD_FULL,
+     "8c51e45d7cd2e74a79a740a4b9efe267130cbc67f7da7b47c9b9aca897a65248"},
+    {"ribbon=ymcko&colour-bits=7&compress=no&overlay=none&back-rotation=180", 15,
+     {GOLD_CARD, GOLD_CARD}, GOLD_CARD, GOLD_RANDOM,
+     "0d25566b41a6522745b18bb72e6e58995e61392de7d644fe87234bf9df69980b"},
+    {"ribbon=ko&overlay=layout&holes=chip,stripe&back-rotation=180", 16,
+     {GOLD_WHITE, GOLD_WHITE}, GOLD_CARD, GOLD_CARD,
+     "f72af3bd1d5a62235f395dda6dcc7b22e941356725441ee1473b324a20c7a3f7"},
+    {"ribbon=k&compress=no&duplex=no", 17, {GOLD_WHITE, GOLD_WHITE}, GOLD_RANDOM, GOLD_RANDOM,
+     "b1ee70df6f245eaef5365e4a6c6a8f710fb4a4d783565a60f078e9d26c095eb5"},
+};
+
+static gboolean gold_check(const char *what, const char *got, const char *want) {
+  if (g_strcmp0(got, want) == 0)
+    return TRUE;
+  g_test_message("golden digest of %s changed: %s (was %s)", what, got, want);
+  return FALSE;
+}
+
+static void test_golden(void) {
+  gboolean ok = TRUE;
+  for (guint i = 0; i < G_N_ELEMENTS(evolis_gold); i++) {
+    const gold_case_t *c = &evolis_gold[i];
+    cs_printer_settings_t s;
+    cs_printer_settings_init(&s);
+    g_autoptr(GError) error = NULL;
+    g_assert_true(cs_printer_settings_parse_query(&s, c->query, &error));
+    g_autoptr(cs_planes_t) fp = gold_planes(W, H, c->seed, c->colour[0], c->k, c->overlay);
+    g_autoptr(cs_planes_t) bp = gold_planes(W, H, c->seed + 100, c->colour[1], c->k, c->overlay);
+    g_autoptr(cs_panels_t) f = gold_separate(fp, &s, 0);
+    g_autoptr(cs_panels_t) b = s.duplex ? gold_separate(bp, &s, 1) : NULL;
+    g_autoptr(GBytes) out = encode(f, b, &s);
+    g_autofree char *sha = g_compute_checksum_for_bytes(G_CHECKSUM_SHA256, out);
+    ok = gold_check(c->query, sha, c->sha256) && ok;
+  }
+  g_assert_true(ok);
+}
+
+/* Separation alone, on a width with padding bits, hashed field by field. */
+static char *panels_digest(const cs_panels_t *p) {
+  g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
+  g_autofree char *head =
+      g_strdup_printf("%u %u %zu %d %d %d %d %u", p->width, p->height, p->stride, p->colour_ink,
+                      p->k_ink, p->o_ink, p->o_full, p->holes);
+  g_checksum_update(sum, (const guchar *)head, -1);
+  const guint8 *planes[] = {p->y, p->m, p->c, p->k, p->o};
+  gsize sizes[] = {(gsize)p->width * p->height, (gsize)p->width * p->height,
+                   (gsize)p->width * p->height, p->stride * p->height, p->stride * p->height};
+  for (guint i = 0; i < G_N_ELEMENTS(planes); i++) {
+    guint8 present = planes[i] != NULL;
+    g_checksum_update(sum, &present, 1);
+    if (present)
+      g_checksum_update(sum, planes[i], (gssize)sizes[i]);
+  }
+  return g_strdup(g_checksum_get_string(sum));
+}
+
+static const gold_case_t panels_gold[] = {
+    {"ribbon=ymcko&overlay=layout&holes=chip,stripe&back-rotation=180", 21,
+     {GOLD_RANDOM, GOLD_RANDOM}, GOLD_RANDOM, GOLD_RANDOM,
+     "c981050772d34fabf100c9efdbadd44b7984b57e9be123903b0d1e75a657e82c"},
+    {"ribbon=ymcko&overlay=full&holes=chip,stripe&back-rotation=180", 22,
+     {GOLD_CARD, GOLD_CARD}, GOLD_CARD, GOLD_CARD,
+     "e9cf192666595f7c5944e53fc74e94eddb17ea3aa4549e946a03f8d2aa9a8fba"},
+    {"ribbon=ymckok&overlay=layout&back-rotation=180", 23, {GOLD_CARD, GOLD_WHITE}, GOLD_CARD,
+     GOLD_FULL, "2f84fe8f56e33e1297002d03336d5330a7d7ca3588f2316d976ddd61284b7c76"},
+    {"ribbon=ko&overlay=layout&holes=chip,stripe", 24, {GOLD_WHITE, GOLD_WHITE}, GOLD_RANDOM,
+     GOLD_FULL, "7bc229c0146c7d6fdfe004f2546235c0ee47b913975996e65eef792781437620"},
+};
+
+static void test_golden_panels(void) {
+  gboolean ok = TRUE;
+  for (guint i = 0; i < G_N_ELEMENTS(panels_gold); i++) {
+    const gold_case_t *c = &panels_gold[i];
+    cs_printer_settings_t s;
+    cs_printer_settings_init(&s);
+    g_autoptr(GError) error = NULL;
+    g_assert_true(cs_printer_settings_parse_query(&s, c->query, &error));
+    g_autoptr(GString) sums = g_string_new(NULL);
+    for (guint side = 0; side < 2; side++) {
+      /* 1013 wide: the last byte of every bitmap row has 3 padding bits */
+      g_autoptr(cs_planes_t) pl =
+          gold_planes(1013, 637, c->seed + 100 * side, c->colour[side], c->k, c->overlay);
+      g_autoptr(cs_panels_t) p = gold_separate(pl, &s, side);
+      g_autofree char *sha = panels_digest(p);
+      g_string_append_printf(sums, "%s%s", side ? "," : "", sha);
+    }
+    g_autofree char *sha = g_compute_checksum_for_string(G_CHECKSUM_SHA256, sums->str, -1);
+    ok = gold_check(c->query, sha, c->sha256) && ok;
+  }
+  g_assert_true(ok);
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/evolis/e1", test_e1);
@@ -1218,6 +1389,8 @@ int main(int argc, char **argv) {
   g_test_add_func("/evolis/panel-order", test_panel_order);
   g_test_add_func("/evolis/bad-panels", test_bad_panels);
   g_test_add_func("/evolis/e5-commands", test_e5_commands);
+  g_test_add_func("/evolis/golden", test_golden);
+  g_test_add_func("/evolis/golden-panels", test_golden_panels);
   g_test_add_func("/evolis/parse", test_parse);
   g_test_add_func("/evolis/driver/open", test_driver_open);
   g_test_add_func("/evolis/driver/open-variants", test_driver_open_variants);
