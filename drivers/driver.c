@@ -122,11 +122,11 @@ void cs_driver_geometry(const cs_driver_t *d, cs_plane_geometry_t *g) {
 gboolean cs_driver_print(cs_driver_t *d, const cs_card_job_t *job, GError **error) {
   if (d->caps.wants_pdf) {
     if (job->pdf == NULL || job->n_sides < 1 || job->n_sides > 2) {
-      g_set_error(error, CS_ERROR, CS_ERROR_PRINTER, "%s takes the card as a PDF", d->uri);
+      g_set_error(error, CS_ERROR, CS_ERROR_UNPRINTABLE, "%s takes the card as a PDF", d->uri);
       return FALSE;
     }
     if (job->n_sides == 2 && !(d->caps.duplex && d->settings.duplex)) {
-      g_set_error(error, CS_ERROR, CS_ERROR_PRINTER,
+      g_set_error(error, CS_ERROR, CS_ERROR_UNPRINTABLE,
                   "%s prints one side only, and the card has a back", d->uri);
       return FALSE;
     }
@@ -140,7 +140,7 @@ gboolean cs_driver_print(cs_driver_t *d, const cs_card_job_t *job, GError **erro
       continue;
     if (p->geometry.width != g->width || p->geometry.height != g->height ||
         p->geometry.dpi != g->dpi) {
-      g_set_error(error, CS_ERROR, CS_ERROR_PRINTER,
+      g_set_error(error, CS_ERROR, CS_ERROR_UNPRINTABLE,
                   "%s takes %ux%u dots at %u dpi, not %ux%u at %u: render for its geometry",
                   d->uri, g->width, g->height, g->dpi, p->geometry.width, p->geometry.height,
                   p->geometry.dpi);
@@ -148,11 +148,11 @@ gboolean cs_driver_print(cs_driver_t *d, const cs_card_job_t *job, GError **erro
     }
   }
   if (job->front == NULL) {
-    g_set_error(error, CS_ERROR, CS_ERROR_PRINTER, "%s: a card needs a front", d->uri);
+    g_set_error(error, CS_ERROR, CS_ERROR_UNPRINTABLE, "%s: a card needs a front", d->uri);
     return FALSE;
   }
   if (job->back && !(d->caps.duplex && d->settings.duplex)) {
-    g_set_error(error, CS_ERROR, CS_ERROR_PRINTER,
+    g_set_error(error, CS_ERROR, CS_ERROR_UNPRINTABLE,
                 "%s prints one side only (%s), and the card has a back", d->uri,
                 d->caps.duplex ? "duplex=no in its settings" : "no flipper");
     return FALSE;

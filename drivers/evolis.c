@@ -155,7 +155,7 @@ static void add_colour(stream_t *st, char panel, const guint8 *dye, guint bits) 
 
 static gboolean check_panels(const cs_panels_t *p, const char *side, GError **error) {
   if (p->width != CS_EVOLIS_LINES || p->height != CS_EVOLIS_PIXELS) {
-    g_set_error(error, CS_ERROR, CS_ERROR_PRINTER,
+    g_set_error(error, CS_ERROR, CS_ERROR_UNPRINTABLE,
                 "Evolis: the %s is %ux%u dots; the printer takes %ux%u", side, p->width,
                 p->height, CS_EVOLIS_LINES, CS_EVOLIS_PIXELS);
     return FALSE;

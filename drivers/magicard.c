@@ -89,7 +89,7 @@ static gboolean plan_overlay(const cs_panels_t *p, guint side, cs_magicard_head_
     return TRUE;
   }
   if (!p->o_full) {
-    g_set_error(error, CS_ERROR, CS_ERROR_PRINTER,
+    g_set_error(error, CS_ERROR, CS_ERROR_UNPRINTABLE,
                 "Magicard prints the overlay as rectangles only: this layout's overlay shape "
                 "cannot be printed; set overlay=full or overlay=none");
     return FALSE;
@@ -119,7 +119,7 @@ static gboolean plan_overlay(const cs_panels_t *p, guint side, cs_magicard_head_
 static gboolean plan_side(const cs_panels_t *p, guint side, cs_magicard_head_t head,
                           const cs_printer_settings_t *s, side_plan_t *plan, GError **error) {
   if (p->width != CS_MAGICARD_ROWS || p->height != CS_MAGICARD_DOTS) {
-    g_set_error(error, CS_ERROR, CS_ERROR_PRINTER,
+    g_set_error(error, CS_ERROR, CS_ERROR_UNPRINTABLE,
                 "Magicard takes %u x %u dots, not %u x %u: render for its geometry",
                 CS_MAGICARD_ROWS, CS_MAGICARD_DOTS, p->width, p->height);
     return FALSE;

@@ -102,7 +102,7 @@ cs_panels_t *cs_panels_separate(const cs_planes_t *planes, const cs_printer_sett
                             0xff);
   if (colour_ink && !(prints & CS_PRINTS_COLOUR)) {
     /* dropping it would print a different card than the one rendered */
-    g_set_error(error, CS_ERROR, CS_ERROR_PRINTER,
+    g_set_error(error, CS_ERROR, CS_ERROR_UNPRINTABLE,
                 "the card's %s has colour ink but a %s ribbon prints no colour on the %s: use "
                 "a YMCKO ribbon, or a layout whose %s is resin black only",
                 side_name, cs_ribbon_name(s->ribbon), side_name, side_name);
@@ -134,7 +134,7 @@ cs_panels_t *cs_panels_separate(const cs_planes_t *planes, const cs_printer_sett
     p->k = g_memdup2(planes->k, p->stride * h);
     p->k_ink = any_bit(p->k, p->stride * h); /* before turning: padding bits count too */
   } else if (any_bit(planes->k, p->stride * h)) {
-    g_set_error(error, CS_ERROR, CS_ERROR_PRINTER,
+    g_set_error(error, CS_ERROR, CS_ERROR_UNPRINTABLE,
                 "the card's %s has resin black but the %s ribbon has no K panel for it",
                 side_name, cs_ribbon_name(s->ribbon));
     return NULL;

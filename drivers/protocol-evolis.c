@@ -333,18 +333,18 @@ static gboolean evo_print(gpointer p, const cs_card_job_t *job, GError **error) 
   const char *id = job->job_id ? job->job_id : "-";
   const cs_planes_t *sides[] = {job->front, job->back};
   if (job->front == NULL) {
-    g_set_error(error, CS_ERROR, CS_ERROR_PRINTER, "job %s: a card needs a front", id);
+    g_set_error(error, CS_ERROR, CS_ERROR_UNPRINTABLE, "job %s: a card needs a front", id);
     return FALSE;
   }
   if (job->back && !(e->duplex && e->settings.duplex)) {
-    g_set_error(error, CS_ERROR, CS_ERROR_PRINTER,
+    g_set_error(error, CS_ERROR, CS_ERROR_UNPRINTABLE,
                 "job %s: %s prints one side only, and the card has a back", id, e->model);
     return FALSE;
   }
   for (guint i = 0; i < 2; i++)
     if (sides[i] && (sides[i]->geometry.width != CS_EVOLIS_LINES ||
                      sides[i]->geometry.height != CS_EVOLIS_PIXELS)) {
-      g_set_error(error, CS_ERROR, CS_ERROR_PRINTER,
+      g_set_error(error, CS_ERROR, CS_ERROR_UNPRINTABLE,
                   "job %s: the %s is %ux%u dots; %s takes %ux%u", id, i ? "back" : "front",
                   sides[i]->geometry.width, sides[i]->geometry.height, e->model,
                   CS_EVOLIS_LINES, CS_EVOLIS_PIXELS);

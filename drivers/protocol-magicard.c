@@ -253,7 +253,7 @@ static gboolean confirm(mc_t *m, guint64 n0, GError **error) {
 static gboolean print_card(mc_t *m, const cs_card_job_t *job, GError **error) {
   g_autoptr(GError) local = NULL;
   if (job->front == NULL) {
-    g_set_error(error, CS_ERROR, CS_ERROR_PRINTER, "a card needs a front");
+    g_set_error(error, CS_ERROR, CS_ERROR_UNPRINTABLE, "a card needs a front");
     return FALSE;
   }
   g_autoptr(cs_panels_t) front = cs_panels_separate(job->front, &m->settings, 0, &local);

@@ -25,6 +25,9 @@ typedef enum {
   CS_ERROR_NOT_FOUND,   /* no such job, card or object in the store */
   CS_ERROR_CONFLICT,    /* the object's state does not allow it, or an idempotency key clash */
   CS_ERROR_STORE,       /* the store failed (disk full, read-only, corrupt) */
+  CS_ERROR_UNPRINTABLE, /* this card cannot print on this printer as set up (ribbon, sides,
+                         * size, overlay shape): nothing was sent, and sending it again will not
+                         * help until the printer or its settings change */
 } cs_error_code_t;
 
 GQuark cs_error_quark(void);

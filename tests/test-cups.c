@@ -671,7 +671,7 @@ static void test_refusals(void) {
   cs_card_job_t two = *one_page_job();
   two.n_sides = 2;
   g_assert_false(cs_driver_print(d, &two, &error));
-  g_assert_error(error, CS_ERROR, CS_ERROR_PRINTER);
+  g_assert_error(error, CS_ERROR, CS_ERROR_UNPRINTABLE);
 }
 
 static gpointer stop_thread(gpointer data) {

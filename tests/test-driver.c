@@ -124,11 +124,11 @@ static void test_refusals(void) {
   cs_card_job_t wrong = {.job_id = "x", .front = hi};
   g_autoptr(GError) e1 = NULL;
   g_assert_false(cs_driver_print(d, &wrong, &e1));
-  g_assert_error(e1, CS_ERROR, CS_ERROR_PRINTER);
+  g_assert_error(e1, CS_ERROR, CS_ERROR_UNPRINTABLE);
   cs_card_job_t no_front = {.job_id = "x", .back = hi};
   g_autoptr(GError) e2 = NULL;
   g_assert_false(cs_driver_print(d, &no_front, &e2));
-  g_assert_error(e2, CS_ERROR, CS_ERROR_PRINTER);
+  g_assert_error(e2, CS_ERROR, CS_ERROR_UNPRINTABLE);
   /* nothing was written for refused cards */
   g_autoptr(GDir) gd = g_dir_open(dir, 0, NULL);
   g_assert_null(g_dir_read_name(gd));

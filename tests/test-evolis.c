@@ -491,12 +491,12 @@ static void test_bad_panels(void) {
   p->width = 1015;
   g_autoptr(GError) error = NULL;
   g_assert_null(cs_evolis_encode_card(p, NULL, &s, &error));
-  g_assert_error(error, CS_ERROR, CS_ERROR_PRINTER);
+  g_assert_error(error, CS_ERROR, CS_ERROR_UNPRINTABLE);
   g_clear_error(&error);
   p->width = W;
   p->height = 642;
   g_assert_null(cs_evolis_encode_card(ok, p, &s, &error));
-  g_assert_error(error, CS_ERROR, CS_ERROR_PRINTER);
+  g_assert_error(error, CS_ERROR, CS_ERROR_UNPRINTABLE);
   g_clear_error(&error);
   s.colour_bits = 8;
   g_assert_null(cs_evolis_encode_frames(ok, NULL, &s, &error));
@@ -1025,7 +1025,7 @@ static void test_driver_refuses(void) {
   cs_card_job_t job = {.job_id = "j2", .front = colour};
   guint before = r.fake->commands->len;
   g_assert_false(cs_protocol_evolis.print(r.drv, &job, &error));
-  g_assert_error(error, CS_ERROR, CS_ERROR_PRINTER);
+  g_assert_error(error, CS_ERROR, CS_ERROR_UNPRINTABLE);
   g_assert_cmpuint(r.fake->commands->len, ==, before);
   g_clear_error(&error);
   /* the wrong size */
@@ -1033,7 +1033,7 @@ static void test_driver_refuses(void) {
   small->geometry.height = 642;
   job.front = small;
   g_assert_false(cs_protocol_evolis.print(r.drv, &job, &error));
-  g_assert_error(error, CS_ERROR, CS_ERROR_PRINTER);
+  g_assert_error(error, CS_ERROR, CS_ERROR_UNPRINTABLE);
   g_assert_cmpuint(r.fake->commands->len, ==, before);
   g_clear_error(&error);
   /* still busy with another card after the timeout (200 ms here) */

@@ -302,7 +302,7 @@ static void test_bad_size(void) {
   g_autoptr(GError) error = NULL;
   g_autoptr(GBytes) out = cs_magicard_encode_card(CS_MAGICARD_KEE, f, NULL, &s, TDT, &error);
   g_assert_null(out);
-  g_assert_error(error, CS_ERROR, CS_ERROR_PRINTER);
+  g_assert_error(error, CS_ERROR, CS_ERROR_UNPRINTABLE);
 }
 
 /* ---- bit layouts ---- */
@@ -494,7 +494,7 @@ static void test_overlay_shapes(void) {
   g_autoptr(GError) error = NULL;
   g_autoptr(GBytes) out = cs_magicard_encode_card(CS_MAGICARD_KEE, f, NULL, &s, TDT, &error);
   g_assert_null(out);
-  g_assert_error(error, CS_ERROR, CS_ERROR_PRINTER);
+  g_assert_error(error, CS_ERROR, CS_ERROR_UNPRINTABLE);
   g_assert_nonnull(strstr(error->message, "rectangles only"));
   g_assert_nonnull(strstr(error->message, "overlay=full or overlay=none"));
   /* on the back too */
@@ -502,7 +502,7 @@ static void test_overlay_shapes(void) {
   g_clear_error(&error);
   g_autoptr(GBytes) out2 = cs_magicard_encode_card(CS_MAGICARD_KGE2, ok, f, &s, TDT, &error);
   g_assert_null(out2);
-  g_assert_error(error, CS_ERROR, CS_ERROR_PRINTER);
+  g_assert_error(error, CS_ERROR, CS_ERROR_UNPRINTABLE);
   g_assert_nonnull(strstr(error->message, "back"));
   /* overlay panel present but empty, or absent: OVROFF */
   f->o_ink = FALSE;

@@ -160,7 +160,7 @@ static void test_panels(void) {
     s.ribbon = mono[i];
     g_autoptr(GError) e = NULL;
     g_assert_null(cs_panels_separate(planes, &s, 0, &e));
-    g_assert_error(e, CS_ERROR, CS_ERROR_PRINTER);
+    g_assert_error(e, CS_ERROR, CS_ERROR_UNPRINTABLE);
     g_assert_nonnull(strstr(e->message, "front"));
     g_assert_nonnull(strstr(e->message, "colour"));
   }
@@ -489,12 +489,12 @@ static void test_geometry_refusals(void) {
   g_autoptr(cs_planes_t) evolis_sized = random_planes(1016, 648, 3, TRUE);
   cs_card_job_t job = {.job_id = "g", .front = evolis_sized};
   g_assert_false(cs_driver_print(d, &job, &error));
-  g_assert_error(error, CS_ERROR, CS_ERROR_PRINTER);
+  g_assert_error(error, CS_ERROR, CS_ERROR_UNPRINTABLE);
   g_clear_error(&error);
   g_autoptr(cs_planes_t) f = random_planes(1016, 642, 4, TRUE);
   cs_card_job_t two = {.job_id = "g", .front = f, .back = f};
   g_assert_false(cs_driver_print(d, &two, &error));
-  g_assert_error(error, CS_ERROR, CS_ERROR_PRINTER);
+  g_assert_error(error, CS_ERROR, CS_ERROR_UNPRINTABLE);
   g_assert_nonnull(strstr(error->message, "duplex=no"));
   g_assert_cmpuint(cs_emulator_n_cards(cs_driver_emulator(d)), ==, 0);
 }
