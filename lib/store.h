@@ -133,7 +133,7 @@ typedef struct {
 gboolean cs_store_submit(cs_store_t *store, const cs_store_submit_t *submit, gint64 *job_id,
                          gboolean *existing, GError **error);
 
-/* A new batch id (batches group jobs for listing and progress). */
+/* A new batch id (batches group jobs for listing and progress); 0 on error. */
 gint64 cs_store_new_batch(cs_store_t *store, const char *submitted_by, const char *name,
                           GError **error);
 
@@ -158,7 +158,10 @@ gboolean cs_store_count_jobs(cs_store_t *store, gint64 batch_id, gint64 *counts,
 /* ---- transitions: each checks the current state, changes it, writes the audit entry ---- */
 
 /* from -> to, only if the job is in `from` (else CS_ERROR_CONFLICT naming the state it is
- * in). message replaces the job's message when not NULL. */
+ * in). message replaces the job's message when not NULL. Only the moves without their own
+ * function: received -> validated; validated | rendered -> failed (cannot be rendered or
+ * signed); printing -> queued | failed (one more attempt) | needs-attention. failed also
+ * cancels the job's card, never printed. Any other pair is CS_ERROR_FAILED. */
 gboolean cs_store_transition(cs_store_t *store, gint64 job_id, cs_job_state_t from,
                              cs_job_state_t to, const char *actor, const char *message,
                              GError **error);
@@ -195,6 +198,8 @@ gboolean cs_store_resolve(cs_store_t *store, gint64 job_id, gboolean printed,
 /* Before printing (received, validated, rendered, queued) -> cancelled; its card, if any,
  * cancelled. */
 gboolean cs_store_cancel(cs_store_t *store, gint64 job_id, const char *actor, GError **error);
+/* Only while the job may still print (received to queued, needs-attention), else
+ * CS_ERROR_CONFLICT; setting it as it is changes nothing. */
 gboolean cs_store_set_held(cs_store_t *store, gint64 job_id, gboolean held, const char *actor,
                            GError **error);
 
@@ -231,6 +236,7 @@ char *cs_store_add_token(cs_store_t *store, const char *operator_name, guint rol
 /* The operator and roles of a token, FALSE (no error) when unknown or revoked. */
 gboolean cs_store_check_token(cs_store_t *store, const char *token, char **operator_name,
                               guint *roles, GError **error);
+/* Every valid token of the operator; CS_ERROR_NOT_FOUND when there is none. */
 gboolean cs_store_revoke_tokens(cs_store_t *store, const char *operator_name, const char *actor,
                                 GError **error);
 
@@ -251,10 +257,18 @@ typedef struct {
 } cs_audit_entry_t;
 
 void cs_audit_entry_free(cs_audit_entry_t *entry);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(cs_audit_entry_t, cs_audit_entry_free)
 GPtrArray *cs_store_audit_list(cs_store_t *store, gint64 after_seq, guint limit,
                                GError **error);
 /* Walks the chain: FALSE with CS_ERROR_DATA naming the first entry that was edited, deleted
- * or reordered. *checked = entries verified. */
+ * or reordered. *checked = entries verified. Entries cut from the end leave a valid chain:
+ * only a head hash kept elsewhere can show that. */
 gboolean cs_store_audit_verify(cs_store_t *store, gint64 *checked, GError **error);
+
+/* ---- for tests and maintenance only ---- */
+
+/* The SQLite connection under store (store-sqlite.c), e.g. for a test to set a page limit or a
+ * busy timeout on it. Not for the daemon: everything it needs is above. */
+struct sqlite3 *cs_store_sqlite_db(cs_store_t *store);
 
 G_END_DECLS

@@ -19,6 +19,20 @@ static const struct {
     {"printers", cs_cmd_printers, N_("list the printers, or show one printer's state")},
     {"keygen", cs_cmd_keygen, N_("make a signing key and a self-signed issuer certificate")},
     {"verify", cs_cmd_verify, N_("verify a card's QR credential offline (text, picture or PDF)")},
+    {"submit", cs_cmd_submit, N_("submit job files to the daemon (cardspoold)")},
+    {"batch", cs_cmd_batch,
+     N_("check a JSON Lines or CSV batch, submit it and follow its printing")},
+    {"status", cs_cmd_status, N_("show a job of the daemon and its card")},
+    {"list", cs_cmd_list, N_("list the daemon's jobs")},
+    {"cancel", cs_cmd_cancel, N_("cancel a job that has not started printing")},
+    {"hold", cs_cmd_hold, N_("hold a job: it is not printed until released")},
+    {"release", cs_cmd_release, N_("release a held job for printing")},
+    {"resolve", cs_cmd_resolve, N_("resolve a job that needs attention: printed or spoiled")},
+    {"reprint", cs_cmd_reprint, N_("print a printed job's card again, under a new serial")},
+    {"void", cs_cmd_void, N_("void (revoke) a printed card")},
+    {"audit", cs_cmd_audit, N_("list or verify the daemon's audit log")},
+    {"export", cs_cmd_export, N_("export the card registry as JSON or CSV")},
+    {"token", cs_cmd_token, N_("add or revoke an operator's bearer token")},
 };
 
 static void usage(FILE *out) {
@@ -31,6 +45,7 @@ static void usage(FILE *out) {
                  "  2  the command line is wrong\n"
                  "  3  a file or the data folder could not be read\n"
                  "  4  a printer could not be reached or is not ready\n"
+                 "  5  the daemon refused the request or could not be reached\n"
                  "\n"
                  "Messages follow the locale (LANGUAGE, LC_ALL, LC_MESSAGES, LANG): zh_CN for "
                  "Chinese, English otherwise.\n"

@@ -10,6 +10,7 @@ enum {
   CS_EXIT_USAGE = 2,   /* bad command line */
   CS_EXIT_IO = 3,      /* a file or the data folder could not be read */
   CS_EXIT_PRINTER = 4, /* a printer could not be reached or is not ready */
+  CS_EXIT_DAEMON = 5,  /* the daemon refused the request or could not be reached */
 };
 
 #include "record.h"
@@ -20,6 +21,21 @@ int cs_cmd_render(int argc, char **argv);
 int cs_cmd_keygen(int argc, char **argv);
 int cs_cmd_verify(int argc, char **argv);
 int cs_cmd_printers(int argc, char **argv);
+
+/* The daemon's client (cmd-jobs.c, cmd-batch.c) */
+int cs_cmd_submit(int argc, char **argv);
+int cs_cmd_batch(int argc, char **argv);
+int cs_cmd_status(int argc, char **argv);
+int cs_cmd_list(int argc, char **argv);
+int cs_cmd_cancel(int argc, char **argv);
+int cs_cmd_hold(int argc, char **argv);
+int cs_cmd_release(int argc, char **argv);
+int cs_cmd_resolve(int argc, char **argv);
+int cs_cmd_reprint(int argc, char **argv);
+int cs_cmd_void(int argc, char **argv);
+int cs_cmd_audit(int argc, char **argv);
+int cs_cmd_export(int argc, char **argv);
+int cs_cmd_token(int argc, char **argv);
 
 /* Called once per job: line is 0 for a .json file, the line number in a .jsonl; stem names the
  * job's outputs (the file's base name, with "-LINE" in a .jsonl). job is NULL when the
