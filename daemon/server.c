@@ -1223,7 +1223,9 @@ static gboolean render_to_bytes(const cs_card_t *card, gboolean pdf, const char 
 static void get_preview(request_t *r) {
   static const char *const params[] = {"format", "side", NULL};
   static const char *const formats[] = {"png", "pdf", NULL};
-  static const char *const side_names[] = {"front", "back", NULL};
+  /* ecert and paper: the electronic certificate and its A4 print, which have the same legal
+   * force as the card and carry the same signed QR */
+  static const char *const side_names[] = {"front", "back", "ecert", "paper", NULL};
   if (!check_query(r, params))
     return;
   const char *format = "png", *side = NULL;
@@ -1259,7 +1261,7 @@ static void get_preview(request_t *r) {
   const char *sides[3] = {NULL, NULL, NULL};
   guint n = 0;
   for (guint i = 0; side_names[i]; i++)
-    if ((side == NULL && (pdf || i == 0)) || g_strcmp0(side, side_names[i]) == 0)
+    if ((side == NULL && i < 2 && (pdf || i == 0)) || g_strcmp0(side, side_names[i]) == 0)
       if (cs_layout_side(layout, side_names[i]))
         sides[n++] = side_names[i];
   if (n == 0) {

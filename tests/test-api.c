@@ -1001,6 +1001,16 @@ static void test_preview(void) {
   assert_status(signed_png, 200);
   g_assert_true(is_png(signed_png));
   g_assert_false(g_bytes_equal(png->body, signed_png->body));
+  /* the electronic certificate and its paper print, signed with the card's credential */
+  static const char *const docs[] = {"ecert", "paper"};
+  for (guint i = 0; i < G_N_ELEMENTS(docs); i++) {
+    g_autofree char *path = g_strdup_printf("%s?format=pdf&side=%s", base, docs[i]);
+    g_autoptr(reply_t) doc = api("GET", path, T.tokens[T_QA], NULL, NULL);
+    assert_status(doc, 200);
+    g_assert_cmpstr(doc->type, ==, "application/pdf");
+    g_assert_true(memcmp(g_bytes_get_data(doc->body, NULL), "%PDF-", 5) == 0);
+    g_assert_false(g_bytes_equal(doc->body, pdf->body));
+  }
   g_autoptr(reply_t) missing = api("GET", "/v1/jobs/987654/preview", T.tokens[T_QA], NULL, NULL);
   assert_error(missing, 404, "not_found", NULL);
 }

@@ -555,6 +555,46 @@ static void test_export(void) {
   result_clear(&r);
 }
 
+/* The card and its electronic certificate as the daemon prints them; its printers. */
+static void test_preview_printers(void) {
+  g_autofree char *ids = g_strdup_printf("%" G_GINT64_FORMAT, fx.job);
+  g_autofree char *png = g_build_filename(fx.dir, "preview.png", NULL);
+  const char *a[] = {"preview", ids, "-o", png, NULL};
+  result_t r = run(a);
+  g_assert_cmpint(r.status, ==, 0);
+  result_clear(&r);
+  g_autofree char *data = NULL;
+  gsize len = 0;
+  g_assert_true(g_file_get_contents(png, &data, &len, NULL));
+  g_assert_true(len > 8 && memcmp(data, "\x89PNG", 4) == 0);
+  g_autofree char *pdf = g_build_filename(fx.dir, "ecert.pdf", NULL);
+  const char *b[] = {"preview", ids, "--side", "ecert", "--format", "pdf", "-o", pdf, NULL};
+  r = run(b);
+  g_assert_cmpint(r.status, ==, 0);
+  result_clear(&r);
+  g_autofree char *doc = NULL;
+  g_assert_true(g_file_get_contents(pdf, &doc, &len, NULL));
+  g_assert_true(len > 5 && memcmp(doc, "%PDF-", 5) == 0);
+  /* the e-certificate carries the card's signed QR: verify reads it from the PDF */
+  g_autofree char *cert = g_build_filename(fx.dir, "keys", "110000", "cert.pem", NULL);
+  const char *v[] = {"verify", "--cert", cert, pdf, NULL};
+  r = run(v);
+  g_assert_cmpint(r.status, ==, 0);
+  result_clear(&r);
+  const char *bad[] = {"preview", ids, "--side", "inside", "-o", pdf, NULL};
+  r = run(bad);
+  g_assert_cmpint(r.status, !=, 0);
+  g_assert_nonnull(strstr(r.err, "side"));
+  result_clear(&r);
+
+  const char *p[] = {"printers", "--daemon", NULL};
+  r = run(p);
+  g_assert_cmpint(r.status, ==, 0);
+  g_assert_nonnull(strstr(r.out, "simulated"));
+  g_assert_nonnull(strstr(r.out, "file://"));
+  result_clear(&r);
+}
+
 static void test_tokens(void) {
   const char *add[] = {"token", "add", "alice", "issuer", NULL};
   result_t r = run(add);
@@ -627,6 +667,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/client/void", test_void);
   g_test_add_func("/client/audit", test_audit);
   g_test_add_func("/client/export", test_export);
+  g_test_add_func("/client/preview-printers", test_preview_printers);
   g_test_add_func("/client/tokens", test_tokens);
   int status = g_test_run();
   stop_daemon();

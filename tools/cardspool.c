@@ -32,6 +32,8 @@ static const struct {
     {"void", cs_cmd_void, N_("void (revoke) a printed card")},
     {"audit", cs_cmd_audit, N_("list or verify the daemon's audit log")},
     {"export", cs_cmd_export, N_("export the card registry as JSON or CSV")},
+    {"preview", cs_cmd_preview,
+     N_("fetch a job's card or electronic certificate as the daemon prints it")},
     {"token", cs_cmd_token, N_("add or revoke an operator's bearer token")},
 };
 

@@ -739,6 +739,71 @@ int cs_cmd_export(int argc, char **argv) {
   return CS_EXIT_OK;
 }
 
+/* ---- preview ---- */
+
+/* The file as it came, written whole or not at all. */
+static int write_reply(const char *cmd, const cs_reply_t *reply, const char *output) {
+  g_autoptr(GError) error = NULL;
+  cs_atomic_file_t *file = cs_atomic_open(output, &error);
+  if (file) {
+    gsize len = 0;
+    const char *data = g_bytes_get_data(reply->body, &len);
+    if (fwrite(data, 1, len, cs_atomic_stream(file)) != len) {
+      int e = errno;
+      cs_atomic_abort(file);
+      g_set_error(&error, CS_ERROR, CS_ERROR_IO, "%s: %s", output, g_strerror(e));
+    } else {
+      cs_atomic_commit(file, &error);
+    }
+  }
+  if (error) {
+    fprintf(stderr, "cardspool %s: %s\n", cmd, error->message);
+    return CS_EXIT_IO;
+  }
+  return CS_EXIT_OK;
+}
+
+int cs_cmd_preview(int argc, char **argv) {
+  g_auto(cs_client_options_t) options = {0};
+  g_autofree char *format = NULL, *side = NULL, *output = NULL;
+  GOptionEntry entries[] = {
+      {"side", 0, 0, G_OPTION_ARG_STRING, &side,
+       N_("front, back, ecert (the electronic certificate) or paper (its A4 print)"), "SIDE"},
+      {"format", 0, 0, G_OPTION_ARG_STRING, &format, N_("png (default) or pdf"), "FORMAT"},
+      {"output", 'o', 0, G_OPTION_ARG_FILENAME, &output, N_("the file to write"), "FILE"},
+      {NULL, 0, 0, 0, NULL, NULL, NULL},
+  };
+  int rc = CS_EXIT_OK;
+  if (!parse_args("preview", &argc, &argv, entries, _("JOB_ID"),
+                  _("Fetch a job's card as the daemon prints it, or its electronic certificate "
+                    "(--side ecert --format pdf): signed once rendered, else a SPECIMEN."),
+                  &options, &rc))
+    return rc;
+  gint64 id = 0;
+  if (argc != 2 || output == NULL) {
+    fprintf(stderr, _("cardspool %s: name one job id and -o FILE\n"), "preview");
+    return CS_EXIT_USAGE;
+  }
+  if (!parse_id("preview", _("the job id"), argv[1], &id))
+    return CS_EXIT_USAGE;
+  g_autoptr(cs_client_t) client = connect_client("preview", &options, &rc);
+  if (client == NULL)
+    return rc;
+  g_autofree char *esc_format = g_uri_escape_string(format ? format : "png", NULL, FALSE);
+  g_autofree char *esc_side = side ? g_uri_escape_string(side, NULL, FALSE) : NULL;
+  g_autofree char *path = g_strdup_printf("/v1/jobs/%" G_GINT64_FORMAT "/preview?format=%s%s%s",
+                                          id, esc_format, side ? "&side=" : "",
+                                          side ? esc_side : "");
+  g_autoptr(cs_reply_t) reply =
+      call("preview", client, FALSE, "GET", path, NULL, NULL, NULL, &rc);
+  if (reply == NULL)
+    return rc;
+  rc = write_reply("preview", reply, output);
+  if (rc == CS_EXIT_OK)
+    printf("%s\n", output);
+  return rc;
+}
+
 /* ---- token ---- */
 
 int cs_cmd_token(int argc, char **argv) {

@@ -5,6 +5,7 @@
 #include <json-glib/json-glib.h>
 
 #include "cardspool.h"
+#include "client.h"
 #include "commands.h"
 #include "driver.h"
 #include "i18n.h"
@@ -86,13 +87,51 @@ static int status(char **uris, gboolean json) {
   return rc;
 }
 
+/* The daemon's printers, as it sees them (GET /v1/printers). */
+static int daemon_printers(const char *server, gboolean json) {
+  cs_client_options_t options = {.server = (char *)server, .json = json};
+  g_autoptr(GError) error = NULL;
+  g_autoptr(cs_client_t) client = cs_client_new(&options, &error);
+  if (client == NULL) {
+    fprintf(stderr, "cardspool printers: %s\n", error->message);
+    return CS_EXIT_USAGE;
+  }
+  g_autoptr(cs_reply_t) reply =
+      cs_client_call(client, "GET", "/v1/printers", NULL, NULL, NULL, &error);
+  if (reply == NULL)
+    return cs_client_print_unreachable("printers", client, error);
+  if (!cs_reply_ok(reply))
+    return cs_client_print_error("printers", reply);
+  if (json) {
+    cs_reply_print_raw(reply);
+    return CS_EXIT_OK;
+  }
+  JsonArray *list = cs_json_array(cs_reply_root(reply), "printers");
+  for (guint i = 0; list && i < json_array_get_length(list); i++) {
+    JsonObject *p = cs_json_array_object(list, i);
+    const char *message = cs_json_string(p, "message");
+    gint64 job = cs_json_int(p, "job");
+    printf("%-16s %-14s %-40s %s", cs_json_string(p, "name"), cs_json_string(p, "state"),
+           cs_json_string(p, "uri"), message ? message : "");
+    if (job)
+      printf(_(" (printing job %lld)"), (long long)job);
+    printf("\n");
+  }
+  return CS_EXIT_OK;
+}
+
 int cs_cmd_printers(int argc, char **argv) {
-  gboolean json = FALSE, want_status = FALSE;
+  gboolean json = FALSE, want_status = FALSE, from_daemon = FALSE;
+  g_autofree char *server = NULL;
   g_auto(GStrv) rest = NULL;
   GOptionEntry entries[] = {
       {"status", 's', 0, G_OPTION_ARG_NONE, &want_status,
        N_("show the capabilities and state of the printers named by URI"), NULL},
       {"json", 0, 0, G_OPTION_ARG_NONE, &json, N_("JSON output, for scripts"), NULL},
+      {"daemon", 'd', 0, G_OPTION_ARG_NONE, &from_daemon,
+       N_("the daemon's printers and their state, instead of this machine's"), NULL},
+      {"server", 0, 0, G_OPTION_ARG_STRING, &server,
+       N_("the daemon: unix:/path/to/socket or http(s)://host:port"), "URL"},
       {G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &rest, NULL, N_("[URI…]")},
       {NULL, 0, 0, 0, NULL, NULL, NULL},
   };
@@ -109,6 +148,8 @@ int cs_cmd_printers(int argc, char **argv) {
     fprintf(stderr, "cardspool printers: %s\n", error->message);
     return CS_EXIT_USAGE;
   }
+  if (from_daemon || server)
+    return daemon_printers(server, json);
   if (want_status || rest) {
     if (rest == NULL) {
       fprintf(stderr, _("cardspool printers: --status needs printer URIs\n"));

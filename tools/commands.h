@@ -35,6 +35,7 @@ int cs_cmd_reprint(int argc, char **argv);
 int cs_cmd_void(int argc, char **argv);
 int cs_cmd_audit(int argc, char **argv);
 int cs_cmd_export(int argc, char **argv);
+int cs_cmd_preview(int argc, char **argv);
 int cs_cmd_token(int argc, char **argv);
 
 /* Called once per job: line is 0 for a .json file, the line number in a .jsonl; stem names the
