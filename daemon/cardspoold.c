@@ -106,6 +106,10 @@ int main(int argc, char **argv) {
     config->socket_path = g_strdup(socket);
   }
   config->specimens |= specimens;
+  /* the renderers (spooler workers, API previews) find layouts through the environment; set it
+   * before any thread starts */
+  if (config->layouts_dir && *config->layouts_dir)
+    g_setenv("CARDSPOOL_LAYOUTSDIR", config->layouts_dir, TRUE);
   if (g_mkdir_with_parents(config->state_dir, 0700) != 0) {
     int e = errno;
     fprintf(stderr, "cardspoold: cannot create %s: %s\n", config->state_dir, g_strerror(e));
