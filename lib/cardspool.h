@@ -11,6 +11,7 @@
 #include "io.h"
 #include "layout.h"
 #include "photo.h"
+#include "qa.h"
 #include "qr.h"
 #include "record.h"
 #include "render.h"

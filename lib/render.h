@@ -34,7 +34,9 @@ const cs_fonts_t *cs_renderer_fonts(const cs_renderer_t *renderer);
  * QR box empty and marks every side SPECIMEN. Errors: CS_ERROR_GLYPH, CS_ERROR_FIT (the
  * message names the field), CS_ERROR_PHOTO/CS_ERROR_UNSUPPORTED/CS_ERROR_TOO_LARGE/CS_ERROR_IO
  * (the photo), CS_ERROR_TOO_LARGE (QR payload too long for its box), CS_ERROR_LAYOUT (no such
- * side, or static text that does not fit). */
+ * side, or static text that does not fit). The layout must live as long as the renderer: the
+ * renderer caches its static text, artwork and layers by the layout's elements (a layout from
+ * cs_renderer_layout() does; one loaded by the caller must not be freed before it). */
 cs_card_t *cs_card_new(cs_renderer_t *renderer, const cs_layout_t *layout,
                        const cs_record_t *record, const char *qr_text,
                        const char *const *sides, GError **error);

@@ -19,6 +19,7 @@ static const struct {
     {"printers", cs_cmd_printers, N_("list the printers, or show one printer's state")},
     {"keygen", cs_cmd_keygen, N_("make a signing key and a self-signed issuer certificate")},
     {"verify", cs_cmd_verify, N_("verify a card's QR credential offline (text, picture or PDF)")},
+    {"qa", cs_cmd_qa, N_("compare rendered card PDFs with the reference template (QA)")},
     {"submit", cs_cmd_submit, N_("submit job files to the daemon (cardspoold)")},
     {"batch", cs_cmd_batch,
      N_("check a JSON Lines or CSV batch, submit it and follow its printing")},

@@ -21,6 +21,7 @@ int cs_cmd_render(int argc, char **argv);
 int cs_cmd_keygen(int argc, char **argv);
 int cs_cmd_verify(int argc, char **argv);
 int cs_cmd_printers(int argc, char **argv);
+int cs_cmd_qa(int argc, char **argv);
 
 /* The daemon's client (cmd-jobs.c, cmd-batch.c) */
 int cs_cmd_submit(int argc, char **argv);
