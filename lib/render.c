@@ -422,8 +422,11 @@ static gboolean lay_out_side(cs_card_t *card, const cs_side_t *side, const cs_re
       break;
     }
     case CS_EL_FIELD: {
+      /* no record: the blank template, its fields empty */
       g_autofree char *value =
-          cs_record_field_text(record, r->catalogue, e->field, g_str_equal(e->date_format, "zh"));
+          record ? cs_record_field_text(record, r->catalogue, e->field,
+                                        g_str_equal(e->date_format, "zh"))
+                 : NULL;
       text_item_t *t = fit_text(r, e, value ? value : "", error);
       if (t == NULL)
         return FALSE;
@@ -433,7 +436,7 @@ static gboolean lay_out_side(cs_card_t *card, const cs_side_t *side, const cs_re
       break;
     }
     case CS_EL_PHOTO:
-      if (!photo_for(card, cs, e, record, error))
+      if (record && !photo_for(card, cs, e, record, error))
         return FALSE;
       break;
     case CS_EL_QR:
@@ -476,11 +479,14 @@ cs_card_t *cs_card_new(cs_renderer_t *r, const cs_layout_t *layout, const cs_rec
   card->renderer = r;
   card->layout = layout;
   card->sides = g_ptr_array_new_with_free_func(card_side_free);
-  card->specimen = qr_text == NULL;
+  /* a blank template carries no holder data: nothing to take for a real card */
+  card->specimen = qr_text == NULL && record != NULL;
   card->qr_text = g_strdup(qr_text);
   const cs_cert_type_info_t *t = cs_catalogue_type(r->catalogue, layout->type);
   card->title = g_strdup_printf("%s %s", t ? t->short_title : layout->name,
-                                record->certificate_number ? record->certificate_number : "");
+                                record && record->certificate_number
+                                    ? record->certificate_number
+                                    : "");
   for (guint i = 0; i < layout->sides->len; i++) {
     const cs_side_t *side = layout->sides->pdata[i];
     gboolean wanted = sides == NULL;

@@ -30,7 +30,8 @@ const cs_layout_t *cs_renderer_layout(cs_renderer_t *renderer, const char *name,
 const cs_fonts_t *cs_renderer_fonts(const cs_renderer_t *renderer);
 
 /* Lays out the listed sides (NULL-terminated; NULL = every side of the layout) and the sides
- * they include. qr_text: the payload the QR carries (the signed credential); NULL leaves the
+ * they include. record NULL: the blank template (static design, fields empty, no photo, no
+ * QR, no SPECIMEN mark), the reference QA compares designs with. qr_text: the payload the QR carries (the signed credential); NULL leaves the
  * QR box empty and marks every side SPECIMEN. Errors: CS_ERROR_GLYPH, CS_ERROR_FIT (the
  * message names the field), CS_ERROR_PHOTO/CS_ERROR_UNSUPPORTED/CS_ERROR_TOO_LARGE/CS_ERROR_IO
  * (the photo), CS_ERROR_TOO_LARGE (QR payload too long for its box), CS_ERROR_LAYOUT (no such

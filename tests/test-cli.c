@@ -457,6 +457,37 @@ static void test_print_simulated(void) {
   g_assert_cmpint(system(cmd), ==, 0);
 }
 
+/* The blank template: the checked-in QA reference is what render --blank makes, byte for byte,
+ * and a specimen card of the same layout passes QA against it. */
+static void test_blank_template(void) {
+  g_autofree char *dir = g_dir_make_tmp("cs-cli-XXXXXX", NULL);
+  g_autofree char *pdf = g_build_filename(dir, "blank.pdf", NULL);
+  const char *args[] = {"render", "--blank", "special_operation", "-o", pdf, NULL};
+  const char *epoch[] = {"SOURCE_DATE_EPOCH=0", NULL};
+  result_t r = run(args, epoch);
+  g_assert_cmpint(r.status, ==, 0);
+  result_clear(&r);
+  g_autofree char *ref = testutil_src("tests/reference/qa-special-operation-blank.pdf");
+  g_autofree char *a = NULL, *b = NULL;
+  gsize la = 0, lb = 0;
+  g_assert_true(g_file_get_contents(pdf, &a, &la, NULL));
+  g_assert_true(g_file_get_contents(ref, &b, &lb, NULL));
+  g_assert_cmpmem(a, la, b, lb);
+  g_autofree char *specimen = testutil_src("tests/reference/qa-special-operation-specimen.pdf");
+  g_autofree char *report = g_build_filename(dir, "qa", NULL);
+  const char *qa[] = {"qa", "compare", ref, specimen, "--dpi", "150", "-o", report, NULL};
+  r = run(qa, NULL);
+  g_assert_cmpint(r.status, ==, 0);
+  g_assert_nonnull(strstr(r.out, "PASS"));
+  result_clear(&r);
+  const char *bad[] = {"render", "--blank", "driving_licence", "-o", pdf, NULL};
+  r = run(bad, NULL);
+  g_assert_cmpint(r.status, ==, 2);
+  result_clear(&r);
+  g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", dir);
+  g_assert_cmpint(system(cmd), ==, 0);
+}
+
 /* Each card signed by its own issuing authority's key, chosen by the record's code. */
 static void test_key_dir(void) {
   g_autofree char *dir = g_dir_make_tmp("cs-cli-XXXXXX", NULL);
@@ -514,5 +545,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/cli/sign-and-verify", test_sign_and_verify);
   g_test_add_func("/cli/print-simulated", test_print_simulated);
   g_test_add_func("/cli/key-dir", test_key_dir);
+  g_test_add_func("/cli/blank-template", test_blank_template);
   return g_test_run();
 }

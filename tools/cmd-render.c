@@ -161,11 +161,48 @@ static void render_job(const char *file, guint line, const char *stem, cs_job_t 
     printf("%s: OK ->%s\n", where, rt->pdf ? " (batch PDF)" : written->str);
 }
 
+/* The layout's static design with its fields empty: one page a side. */
+static int render_blank(const char *type_code, const char *layout_name, const char *side,
+                        const char *out) {
+  cs_cert_type_t type = cs_cert_type_from_code(type_code);
+  if (type == CS_CERT_UNKNOWN || out == NULL || !g_str_has_suffix(out, ".pdf")) {
+    fprintf(stderr, _("cardspool render: --blank takes special_operation or safety_competence, "
+                      "and -o FILE.pdf\n"));
+    return CS_EXIT_USAGE;
+  }
+  static const char *const both[] = {"front", "back", NULL}, *const front[] = {"front", NULL},
+                           *const back[] = {"back", NULL};
+  const char *const *sides = !side || g_str_equal(side, "both") ? both
+                             : g_str_equal(side, "front")      ? front
+                             : g_str_equal(side, "back")       ? back
+                                                               : NULL;
+  if (sides == NULL) {
+    fprintf(stderr, _("cardspool render: --side must be front, back or both\n"));
+    return CS_EXIT_USAGE;
+  }
+  g_autoptr(GError) error = NULL;
+  g_autoptr(cs_catalogue_t) catalogue = cs_catalogue_load_default(&error);
+  g_autoptr(cs_renderer_t) r = catalogue ? cs_renderer_new(catalogue, NULL, &error) : NULL;
+  const cs_layout_t *layout = r ? cs_renderer_layout(r, layout_name, type, &error) : NULL;
+  g_autoptr(cs_card_t) card = layout ? cs_card_new(r, layout, NULL, NULL, sides, &error) : NULL;
+  cs_pdf_writer_t *w = card ? cs_pdf_writer_new(out, layout->name, &error) : NULL;
+  gboolean ok = w != NULL && cs_pdf_writer_add(w, card, sides, &error);
+  if (w != NULL && !cs_pdf_writer_close(w, ok ? &error : NULL))
+    ok = FALSE;
+  if (!ok) {
+    fprintf(stderr, "cardspool render: %s\n", error ? error->message : out);
+    return CS_EXIT_IO;
+  }
+  printf("%s\n", out);
+  return CS_EXIT_OK;
+}
+
 int cs_cmd_render(int argc, char **argv) {
   render_t rt = {0};
   cs_validate_options_init(&rt.validate);
   g_autofree char *layout = NULL, *format = NULL, *side = NULL, *out = NULL;
   g_autofree char *today = NULL, *key = NULL, *cert = NULL, *printer = NULL, *key_dir = NULL;
+  g_autofree char *blank = NULL;
   g_autofree char *p11_module = NULL, *p11_token = NULL, *p11_key = NULL, *pin_file = NULL,
                   *pin_env = NULL;
   int dpi = 0;
@@ -173,6 +210,10 @@ int cs_cmd_render(int argc, char **argv) {
   GOptionEntry entries[] = {
       {"layout", 0, 0, G_OPTION_ARG_STRING, &layout,
        N_("layout name in the layouts folder (default: the certificate type's)"), "NAME"},
+      {"blank", 0, 0, G_OPTION_ARG_STRING, &blank,
+       N_("render the blank template of a certificate type (special_operation or "
+          "safety_competence) to -o FILE.pdf: the design QA compares cards with"),
+       "TYPE"},
       {"format", 'f', 0, G_OPTION_ARG_STRING, &format,
        N_("pdf (default), png, planes, ecert (electronic certificate) or paper (its A4 print)"),
        "FORMAT"},
@@ -221,6 +262,8 @@ int cs_cmd_render(int argc, char **argv) {
     fprintf(stderr, "cardspool render: %s\n", error->message);
     return CS_EXIT_USAGE;
   }
+  if (blank)
+    return render_blank(blank, layout, side, out);
   if (files == NULL || files[0] == NULL) {
     fprintf(stderr, _("cardspool render: name at least one job file\n"));
     return CS_EXIT_USAGE;
