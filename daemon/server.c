@@ -755,6 +755,26 @@ static cs_store_job_t *submit(request_t *r, const cs_job_t *job, const char *key
   return g_steal_pointer(&stored);
 }
 
+/* A single submission's answer: 201 with the job, 200 with the original for a retry, 409 for a
+ * key used with another request. */
+static void submit_and_answer(request_t *r, const cs_job_t *job, const char *key,
+                              const char *digest, const submit_options_t *o) {
+  g_autoptr(GError) error = NULL;
+  gboolean existing = FALSE;
+  g_autoptr(cs_store_job_t) stored = submit(r, job, key, digest, o, &existing, &error);
+  if (stored == NULL) {
+    if (g_error_matches(error, CS_ERROR, CS_ERROR_CONFLICT))
+      fail(r, SOUP_STATUS_CONFLICT, "Idempotency-Key",
+           "this Idempotency-Key was used before with another request: %s", error->message);
+    else
+      fail_error(r, error);
+    return;
+  }
+  if (!o->held)
+    wake_spooler(r->server);
+  send_job(r, existing ? SOUP_STATUS_OK : SOUP_STATUS_CREATED, stored);
+}
+
 static void post_job(request_t *r) {
   static const char *const params[] = {"printer", "hold", "kind", "replaces", NULL};
   if (!check_type(r, "application/json"))
@@ -776,20 +796,7 @@ static void post_job(request_t *r) {
   if (o.kind != CS_JOB_ISSUE && !check_replaces(r, job->record, o.replaces))
     return;
   g_autofree char *digest = request_digest(data ? data : "", length, &o);
-  g_autoptr(GError) error = NULL;
-  gboolean existing = FALSE;
-  g_autoptr(cs_store_job_t) stored = submit(r, job, key, digest, &o, &existing, &error);
-  if (stored == NULL) {
-    if (g_error_matches(error, CS_ERROR, CS_ERROR_CONFLICT))
-      fail(r, SOUP_STATUS_CONFLICT, "Idempotency-Key",
-           "this Idempotency-Key was used before with another request: %s", error->message);
-    else
-      fail_error(r, error);
-    return;
-  }
-  if (!o.held)
-    wake_spooler(r->server);
-  send_job(r, existing ? SOUP_STATUS_OK : SOUP_STATUS_CREATED, stored);
+  submit_and_answer(r, job, key, digest, &o);
 }
 
 /* ---- batches ---- */
@@ -1148,20 +1155,7 @@ static void post_reprint(request_t *r) {
     return;
   g_autofree char *what = g_strdup_printf("reprint of job %" G_GINT64_FORMAT, original->id);
   g_autofree char *digest = request_digest(what, strlen(what), &o);
-  g_autoptr(GError) error = NULL;
-  gboolean existing = FALSE;
-  g_autoptr(cs_store_job_t) stored = submit(r, job, key, digest, &o, &existing, &error);
-  if (stored == NULL) {
-    if (g_error_matches(error, CS_ERROR, CS_ERROR_CONFLICT))
-      fail(r, SOUP_STATUS_CONFLICT, "Idempotency-Key",
-           "this Idempotency-Key was used before with another request: %s", error->message);
-    else
-      fail_error(r, error);
-    return;
-  }
-  if (!o.held)
-    wake_spooler(r->server);
-  send_job(r, existing ? SOUP_STATUS_OK : SOUP_STATUS_CREATED, stored);
+  submit_and_answer(r, job, key, digest, &o);
 }
 
 /* ---- preview ---- */

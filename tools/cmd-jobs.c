@@ -687,6 +687,28 @@ int cs_cmd_audit(int argc, char **argv) {
 
 /* ---- export ---- */
 
+/* The file as it came, written whole or not at all. */
+static int write_reply(const char *cmd, const cs_reply_t *reply, const char *output) {
+  g_autoptr(GError) error = NULL;
+  cs_atomic_file_t *file = cs_atomic_open(output, &error);
+  if (file) {
+    gsize len = 0;
+    const char *data = g_bytes_get_data(reply->body, &len);
+    if (fwrite(data, 1, len, cs_atomic_stream(file)) != len) {
+      int e = errno;
+      cs_atomic_abort(file);
+      g_set_error(&error, CS_ERROR, CS_ERROR_IO, "%s: %s", output, g_strerror(e));
+    } else {
+      cs_atomic_commit(file, &error);
+    }
+  }
+  if (error) {
+    fprintf(stderr, "cardspool %s: %s\n", cmd, error->message);
+    return CS_EXIT_IO;
+  }
+  return CS_EXIT_OK;
+}
+
 int cs_cmd_export(int argc, char **argv) {
   g_auto(cs_client_options_t) options = {0};
   g_autofree char *format = NULL, *output = NULL;
@@ -719,49 +741,10 @@ int cs_cmd_export(int argc, char **argv) {
     fwrite(data, 1, len, stdout);
     return CS_EXIT_OK;
   }
-  g_autoptr(GError) error = NULL;
-  cs_atomic_file_t *file = cs_atomic_open(output, &error);
-  if (file) {
-    gsize len = 0;
-    const char *data = g_bytes_get_data(reply->body, &len);
-    if (fwrite(data, 1, len, cs_atomic_stream(file)) != len) {
-      int e = errno;
-      cs_atomic_abort(file);
-      g_set_error(&error, CS_ERROR, CS_ERROR_IO, "%s: %s", output, g_strerror(e));
-    } else {
-      cs_atomic_commit(file, &error);
-    }
-  }
-  if (error) {
-    fprintf(stderr, "cardspool export: %s\n", error->message);
-    return CS_EXIT_IO;
-  }
-  return CS_EXIT_OK;
+  return write_reply("export", reply, output);
 }
 
 /* ---- preview ---- */
-
-/* The file as it came, written whole or not at all. */
-static int write_reply(const char *cmd, const cs_reply_t *reply, const char *output) {
-  g_autoptr(GError) error = NULL;
-  cs_atomic_file_t *file = cs_atomic_open(output, &error);
-  if (file) {
-    gsize len = 0;
-    const char *data = g_bytes_get_data(reply->body, &len);
-    if (fwrite(data, 1, len, cs_atomic_stream(file)) != len) {
-      int e = errno;
-      cs_atomic_abort(file);
-      g_set_error(&error, CS_ERROR, CS_ERROR_IO, "%s: %s", output, g_strerror(e));
-    } else {
-      cs_atomic_commit(file, &error);
-    }
-  }
-  if (error) {
-    fprintf(stderr, "cardspool %s: %s\n", cmd, error->message);
-    return CS_EXIT_IO;
-  }
-  return CS_EXIT_OK;
-}
 
 int cs_cmd_preview(int argc, char **argv) {
   g_auto(cs_client_options_t) options = {0};
