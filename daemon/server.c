@@ -755,6 +755,29 @@ static cs_store_job_t *submit(request_t *r, const cs_job_t *job, const char *key
   return g_steal_pointer(&stored);
 }
 
+/* A retry of an earlier submission is answered with its job (200) before any check that
+ * only held the first time. TRUE when answered (or failed). */
+static gboolean answer_retry(request_t *r, const char *key, const char *digest) {
+  g_autoptr(GError) error = NULL;
+  gint64 id = 0;
+  if (!cs_store_find_submission(r->server->store, r->actor, key, digest, &id, &error)) {
+    if (g_error_matches(error, CS_ERROR, CS_ERROR_CONFLICT))
+      fail(r, SOUP_STATUS_CONFLICT, "Idempotency-Key",
+           "this Idempotency-Key was used before with another request: %s", error->message);
+    else
+      fail_error(r, error);
+    return TRUE;
+  }
+  if (id == 0)
+    return FALSE;
+  g_autoptr(cs_store_job_t) stored = cs_store_get_job(r->server->store, id, &error);
+  if (stored == NULL)
+    fail_error(r, error);
+  else
+    send_job(r, SOUP_STATUS_OK, stored);
+  return TRUE;
+}
+
 /* A single submission's answer: 201 with the job, 200 with the original for a retry, 409 for a
  * key used with another request. */
 static void submit_and_answer(request_t *r, const cs_job_t *job, const char *key,
@@ -793,9 +816,11 @@ static void post_job(request_t *r) {
     fail_job(r, job, report, photo_path);
     return;
   }
+  g_autofree char *digest = request_digest(data ? data : "", length, &o);
+  if (answer_retry(r, key, digest))
+    return;
   if (o.kind != CS_JOB_ISSUE && !check_replaces(r, job->record, o.replaces))
     return;
-  g_autofree char *digest = request_digest(data ? data : "", length, &o);
   submit_and_answer(r, job, key, digest, &o);
 }
 
@@ -1151,10 +1176,12 @@ static void post_reprint(request_t *r) {
     fail_job(r, job, report, photo_path);
     return;
   }
-  if (!check_replaces(r, job->record, o.replaces))
-    return;
   g_autofree char *what = g_strdup_printf("reprint of job %" G_GINT64_FORMAT, original->id);
   g_autofree char *digest = request_digest(what, strlen(what), &o);
+  if (answer_retry(r, key, digest))
+    return;
+  if (!check_replaces(r, job->record, o.replaces))
+    return;
   submit_and_answer(r, job, key, digest, &o);
 }
 

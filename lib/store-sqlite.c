@@ -877,30 +877,48 @@ static gboolean exists(cs_store_t *s, const char *sql, const char *text, gint64 
   return rc >= 0;
 }
 
+/* The job stored under (submitted_by, key): *job_id, or 0 when the key is new; another
+ * request under the same key is CS_ERROR_CONFLICT. */
+static gboolean find_submission(cs_store_t *s, const char *submitted_by, const char *key,
+                                const char *request_sha256, gint64 *job_id, GError **error) {
+  *job_id = 0;
+  g_autoptr(cs_stmt_t) st = prepare(s, "SELECT job_id, request_sha256 FROM idempotency "
+                                       "WHERE submitted_by = ? AND idempotency_key = ?", error);
+  if (!st)
+    return FALSE;
+  bind_text(st, 1, submitted_by);
+  bind_text(st, 2, key);
+  int rc = step(s, st, error);
+  if (rc < 0)
+    return FALSE;
+  if (rc != SQLITE_ROW)
+    return TRUE;
+  gint64 id = sqlite3_column_int64(st, 0);
+  if (g_strcmp0((const char *)sqlite3_column_text(st, 1), request_sha256) != 0) {
+    g_set_error(error, CS_ERROR, CS_ERROR_CONFLICT,
+                "idempotency key '%s' was used for job %" G_GINT64_FORMAT
+                " with another request", key, id);
+    return FALSE;
+  }
+  *job_id = id;
+  return TRUE;
+}
+
+gboolean cs_store_find_submission(cs_store_t *s, const char *submitted_by, const char *key,
+                                  const char *request_sha256, gint64 *job_id, GError **error) {
+  return find_submission(s, submitted_by, key, request_sha256, job_id, error);
+}
+
 static gboolean submit_in(cs_store_t *s, const cs_store_submit_t *sub, gint64 *job_id,
                           gboolean *existing, GError **error) {
-  {
-    g_autoptr(cs_stmt_t) st = prepare(s, "SELECT job_id, request_sha256 FROM idempotency "
-                                         "WHERE submitted_by = ? AND idempotency_key = ?", error);
-    if (!st)
-      return FALSE;
-    bind_text(st, 1, sub->submitted_by);
-    bind_text(st, 2, sub->idempotency_key);
-    int rc = step(s, st, error);
-    if (rc < 0)
-      return FALSE;
-    if (rc == SQLITE_ROW) {
-      gint64 id = sqlite3_column_int64(st, 0);
-      if (g_strcmp0((const char *)sqlite3_column_text(st, 1), sub->request_sha256) != 0) {
-        g_set_error(error, CS_ERROR, CS_ERROR_CONFLICT,
-                    "idempotency key '%s' was used for job %" G_GINT64_FORMAT
-                    " with another request", sub->idempotency_key, id);
-        return FALSE;
-      }
-      *job_id = id;
-      *existing = TRUE;
-      return TRUE;
-    }
+  gint64 earlier = 0;
+  if (!find_submission(s, sub->submitted_by, sub->idempotency_key, sub->request_sha256,
+                       &earlier, error))
+    return FALSE;
+  if (earlier > 0) {
+    *job_id = earlier;
+    *existing = TRUE;
+    return TRUE;
   }
   gboolean found = TRUE;
   if (sub->batch_id) {

@@ -133,6 +133,12 @@ typedef struct {
 gboolean cs_store_submit(cs_store_t *store, const cs_store_submit_t *submit, gint64 *job_id,
                          gboolean *existing, GError **error);
 
+/* What an earlier submission under (submitted_by, key) stored: *job_id, 0 when the key is new.
+ * The same key with another request_sha256: CS_ERROR_CONFLICT. Lets a retry be answered
+ * before checks that only hold the first time (a reprint's card is superseded once printed). */
+gboolean cs_store_find_submission(cs_store_t *store, const char *submitted_by, const char *key,
+                                  const char *request_sha256, gint64 *job_id, GError **error);
+
 /* A new batch id (batches group jobs for listing and progress); 0 on error. */
 gint64 cs_store_new_batch(cs_store_t *store, const char *submitted_by, const char *name,
                           GError **error);

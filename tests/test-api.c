@@ -924,6 +924,10 @@ static void test_reprint_and_void(void) {
   g_assert_cmpstr(jstr(oc, "card.state"), ==, "superseded");
   g_autoptr(cs_store_job_t) rj = store_job(reprint);
   g_assert_cmpint(jint(oc, "card.superseded_by"), ==, rj->serial);
+  /* retried after the reprint printed (the old card is superseded now): still the same job */
+  g_autoptr(reply_t) late = job_post(id, "reprint", NULL, "reprint-1");
+  assert_status(late, 200);
+  g_assert_cmpint(jint(late, "job.id"), ==, reprint);
 
   /* a renewal submitted with replaces= */
   g_autofree char *renewal_query =
