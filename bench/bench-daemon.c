@@ -139,6 +139,9 @@ static gboolean submissions(const char *template, const char *label, guint n, gu
   guint p99 = (guint)((n * 99 + 99) / 100);
   printf("%-34s %10.1f %10.2f %10.2f\n", label, n / elapsed, latency[n / 2] * 1000,
          latency[MAX(p99, 1) - 1] * 1000);
+  printf("RESULT daemon.submit_%ut.jobs_per_s %.1f jobs/s\n", threads, n / elapsed);
+  printf("RESULT daemon.submit_%ut.p50_ms %.2f ms\n", threads, latency[n / 2] * 1000);
+  printf("RESULT daemon.submit_%ut.p99_ms %.2f ms\n", threads, latency[MAX(p99, 1) - 1] * 1000);
   return TRUE;
 }
 
@@ -185,6 +188,8 @@ static gboolean batch(const char *template, guint n) {
   g_autofree char *label = g_strdup_printf("batch of %u, end to end", n);
   printf("%-34s %10.2f cards/s (stored in %.2f s, all printed after %.1f s)\n", label, n / elapsed,
          stored, elapsed);
+  printf("RESULT daemon.e2e.cards %u cards\n", n);
+  printf("RESULT daemon.e2e.cards_per_s %.2f cards/s\n", n / elapsed);
   return TRUE;
 }
 

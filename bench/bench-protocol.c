@@ -39,6 +39,19 @@ static cs_planes_t *planes(guint width, guint height, guint32 seed, const cs_car
   return p;
 }
 
+/* A RESULT key from a row's name: "evolis YMCKO 7-bit, Dbc K/O" -> "evolis-ymcko-7-bit-dbc-k-o" */
+static char *result_key(const char *name) {
+  GString *k = g_string_new(NULL);
+  for (const char *p = name; *p; p++)
+    if (g_ascii_isalnum(*p))
+      g_string_append_c(k, g_ascii_tolower(*p));
+    else if (k->len > 0 && k->str[k->len - 1] != '-')
+      g_string_append_c(k, '-');
+  while (k->len > 0 && k->str[k->len - 1] == '-')
+    g_string_truncate(k, k->len - 1);
+  return g_string_free(k, FALSE);
+}
+
 typedef struct {
   const char *name;
   int head; /* -1 Evolis, else cs_magicard_head_t */
@@ -72,6 +85,9 @@ static void run(const proto_t *p, const cs_planes_t *front, const cs_planes_t *b
   double ms = (now_ms() - t0) / cards;
   printf("%-34s %-7s %8.2f ms/card %9.1f cards/s %8.2f MB/card\n", p->name, picture, ms,
          1000 / ms, bytes / 1e6);
+  g_autofree char *key = result_key(p->name);
+  printf("RESULT protocol.%s.%s.ms %.3f ms/card\n", key, picture, ms);
+  printf("RESULT protocol.%s.%s.mb %.3f MB/card\n", key, picture, bytes / 1e6);
 }
 
 static void run_emulated(const char *uri, const cs_card_t *card, int cards) {
@@ -95,6 +111,8 @@ static void run_emulated(const char *uri, const cs_card_t *card, int cards) {
   double ms = (now_ms() - t0) / cards;
   printf("%-34s %-7s %8.2f ms/card %9.1f cards/s (driver + emulator decoding)\n", uri, "card",
          ms, 1000 / ms);
+  g_autofree char *key = result_key(uri);
+  printf("RESULT protocol.%s.ms %.3f ms/card\n", key, ms);
 }
 
 static int bench(int cards);

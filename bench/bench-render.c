@@ -102,6 +102,16 @@ int main(int argc, char **argv) {
   printf("total                    %8.2f ms/card  (%.0f cards/s)\n",
          (t_layout + t_pdf + t_planes) / cards, cards * 1000.0 / (t_layout + t_pdf + t_planes));
   printf("peak memory              %8ld KiB\n", peak_kib());
+  /* machine-readable copies for scripts/bench's summary table */
+  printf("RESULT render.cards %d cards\n", cards);
+  printf("RESULT render.startup_ms %.1f ms\n", startup);
+  printf("RESULT render.layout_ms %.3f ms/card\n", t_layout / cards);
+  printf("RESULT render.pdf_own_file_ms %.3f ms/card\n", t_pdf / cards);
+  printf("RESULT render.planes_ms %.3f ms/card\n", t_planes / cards);
+  printf("RESULT render.card_to_pdf_ms %.3f ms/card\n", (t_layout + t_pdf) / cards);
+  printf("RESULT render.card_to_planes_ms %.3f ms/card\n", (t_layout + t_planes) / cards);
+  printf("RESULT render.total_ms %.3f ms/card\n", (t_layout + t_pdf + t_planes) / cards);
+  printf("RESULT render.peak_rss_kib %ld KiB\n", peak_kib());
 
   if (batch > 0) {
     g_autofree char *bpath = g_build_filename(dir, "batch.pdf", NULL);
@@ -126,6 +136,13 @@ int main(int argc, char **argv) {
     printf("batch PDF                %d cards, %.2f ms/card, %.1f MB, RSS %ld -> %ld -> %ld "
            "KiB (start, 10%%, end)\n",
            batch, (b - a) / batch, st.st_size / 1e6, rss_start, rss_mid, rss_end);
+    printf("RESULT render.batch_cards %d cards\n", batch);
+    printf("RESULT render.batch_pdf_ms %.3f ms/card\n", (b - a) / batch);
+    printf("RESULT render.batch_mb %.1f MB\n", st.st_size / 1e6);
+    printf("RESULT render.batch_rss_start_kib %ld KiB\n", rss_start);
+    printf("RESULT render.batch_rss_10pct_kib %ld KiB\n", rss_mid);
+    printf("RESULT render.batch_rss_end_kib %ld KiB\n", rss_end);
+    printf("RESULT render.batch_peak_rss_kib %ld KiB\n", peak_kib());
     g_unlink(bpath);
   }
   g_unlink(pdf_path);

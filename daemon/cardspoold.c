@@ -10,7 +10,13 @@
  *   own connection; SQLite (WAL, synchronous=FULL) serialises writers, so several daemons or
  *   tools may share one store file.
  * - SIGTERM: the API stops taking requests, each worker finishes the card it is printing and
- *   records its outcome, jobs not started stay queued for the next start. */
+ *   records its outcome, jobs not started stay queued for the next start.
+ * - Every file a card needs (layouts, signing keys, trust) is loaded before the store is
+ *   touched, the pinned fonts by the spooler's workers before the API listens: a damaged one
+ *   stops the daemon at start, naming it, rather than failing jobs.
+ * - A full or read-only state directory is not fatal: the API refuses what it cannot record
+ *   (507/503, server.c), workers retry, and the same warning repeated every second is folded
+ *   in the log (log_writer) so the fault does not bury everything else. */
 #include <errno.h>
 #include <glib-unix.h>
 #include <glib/gstdio.h>
@@ -24,6 +30,69 @@
 #include "server.h"
 #include "spooler.h"
 #include "store.h"
+
+/* ---- the log: a line repeated within a minute is written at most LOG_REPEATS times; the
+ * rest are counted and the count goes with the next one written ---- */
+
+#define LOG_WINDOW_US (60 * G_USEC_PER_SEC)
+#define LOG_REPEATS 3
+#define LOG_REMEMBER 512 /* distinct lines kept; more and the oldest window is forgotten */
+
+typedef struct {
+  gint64 window_start;
+  guint written, folded;
+} log_line_t;
+
+static GMutex log_lock;
+static GHashTable *log_lines; /* message text -> log_line_t */
+
+static const char *log_message(const GLogField *fields, gsize n) {
+  for (gsize i = 0; i < n; i++)
+    if (g_str_equal(fields[i].key, "MESSAGE") && fields[i].length < 0)
+      return fields[i].value;
+  return NULL;
+}
+
+static GLogWriterOutput log_writer(GLogLevelFlags level, const GLogField *fields, gsize n,
+                                   gpointer data) {
+  const char *text = log_message(fields, n);
+  if (text == NULL || !(level & (G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE)))
+    return g_log_writer_default(level, fields, n, data);
+  gint64 now = g_get_monotonic_time();
+  guint folded = 0;
+  g_mutex_lock(&log_lock);
+  if (log_lines == NULL || g_hash_table_size(log_lines) > LOG_REMEMBER) {
+    g_clear_pointer(&log_lines, g_hash_table_unref);
+    log_lines = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+  }
+  log_line_t *line = g_hash_table_lookup(log_lines, text);
+  if (line == NULL) {
+    line = g_new0(log_line_t, 1);
+    line->window_start = now;
+    g_hash_table_insert(log_lines, g_strdup(text), line);
+  } else if (now - line->window_start >= LOG_WINDOW_US) {
+    folded = line->folded;
+    line->window_start = now;
+    line->written = line->folded = 0;
+  }
+  gboolean write = line->written < LOG_REPEATS;
+  if (write)
+    line->written++;
+  else
+    line->folded++;
+  g_mutex_unlock(&log_lock);
+  if (!write)
+    return G_LOG_WRITER_HANDLED;
+  if (folded == 0)
+    return g_log_writer_default(level, fields, n, data);
+  g_autofree char *more = g_strdup_printf("%s (and %u more times in the minute before)", text,
+                                          folded);
+  g_autofree GLogField *copy = g_memdup2(fields, n * sizeof *fields);
+  for (gsize i = 0; i < n; i++)
+    if (copy[i].value == text)
+      copy[i].value = more;
+  return g_log_writer_default(level, copy, n, data);
+}
 
 static gboolean on_signal(gpointer loop) {
   g_message("stopping: finishing the cards in progress");
@@ -59,8 +128,67 @@ static int add_token(const cs_daemon_config_t *config, char **args) {
   return 0;
 }
 
+static int print_config(const cs_daemon_config_t *config) {
+  printf("state %s\nstore %s\nsocket %s\nlisten %s\nkeys %s\n", config->state_dir,
+         config->store_path, *config->socket_path ? config->socket_path : "(none)",
+         *config->listen ? config->listen : "(none)", config->key_dir);
+  for (guint i = 0; i < config->printers->len; i++) {
+    const cs_printer_config_t *p = config->printers->pdata[i];
+    g_autofree char *s = cs_printer_settings_describe(&p->settings);
+    printf("printer %s %s %s\n", p->name, p->uri, s);
+  }
+  printf("files ok: fonts, layouts, signing keys, trust\n");
+  return 0;
+}
+
+/* Until SIGTERM or SIGINT. */
+static int serve(const cs_daemon_config_t *config) {
+  g_autoptr(GError) error = NULL;
+  g_autoptr(cs_store_t) store = cs_store_open(config->store_path, &error);
+  if (store == NULL) {
+    g_printerr("cardspoold: %s\n", error->message);
+    if (strstr(error->message, "or damaged"))
+      g_printerr("cardspoold: restore the store from a backup, or move it away to start with an "
+                 "empty one (docs/daemon.md, Faults)\n");
+    return 1;
+  }
+  gint64 recovered = cs_store_recover(store, "cardspoold", &error);
+  if (recovered < 0 || error) {
+    g_printerr("cardspoold: %s\n", error ? error->message : "recovery failed");
+    return 1;
+  }
+  if (recovered > 0)
+    g_warning("%" G_GINT64_FORMAT " job(s) were printing when the daemon stopped: they need "
+              "attention (cardspool list --state needs-attention)", recovered);
+  cs_spooler_t *spooler = cs_spooler_start(config, &error);
+  if (spooler == NULL) {
+    g_printerr("cardspoold: %s\n", error->message);
+    return 1;
+  }
+  cs_server_t *server = cs_server_start(config, store, spooler, &error);
+  if (server == NULL) {
+    g_printerr("cardspoold: %s\n", error->message);
+    cs_spooler_stop(spooler);
+    return 1;
+  }
+  GMainLoop *loop = g_main_loop_new(NULL, FALSE);
+  g_unix_signal_add(SIGTERM, on_signal, loop);
+  g_unix_signal_add(SIGINT, on_signal, loop);
+  g_message("cardspoold %s: store %s, socket %s, HTTP %s, %u printer(s)", CS_VERSION,
+            config->store_path, *config->socket_path ? config->socket_path : "none",
+            cs_server_address(server) ? cs_server_address(server) : "none",
+            config->printers->len);
+  g_main_loop_run(loop);
+  cs_server_stop(server);
+  cs_spooler_stop(spooler);
+  g_main_loop_unref(loop);
+  g_message("stopped");
+  return 0;
+}
+
 int main(int argc, char **argv) {
   setlocale(LC_ALL, "");
+  g_log_set_writer_func(log_writer, NULL, NULL);
   g_autofree char *config_path = NULL, *state_dir = NULL, *listen = NULL, *socket = NULL;
   gboolean check = FALSE, version = FALSE, specimens = FALSE;
   g_auto(GStrv) token_args = NULL;
@@ -117,54 +245,13 @@ int main(int argc, char **argv) {
   }
   if (token_args)
     return add_token(config, token_args);
-  if (check) {
-    printf("state %s\nstore %s\nsocket %s\nlisten %s\nkeys %s\n", config->state_dir,
-           config->store_path, *config->socket_path ? config->socket_path : "(none)",
-           *config->listen ? config->listen : "(none)", config->key_dir);
-    for (guint i = 0; i < config->printers->len; i++) {
-      const cs_printer_config_t *p = config->printers->pdata[i];
-      g_autofree char *s = cs_printer_settings_describe(&p->settings);
-      printf("printer %s %s %s\n", p->name, p->uri, s);
-    }
-    return 0;
-  }
-
-  g_autoptr(cs_store_t) store = cs_store_open(config->store_path, &error);
-  if (store == NULL) {
+  int status = 1;
+  /* the fonts: checked by the spooler's workers before the API listens (--check-config here) */
+  if (!cs_daemon_config_check_files(config, check, &error))
     g_printerr("cardspoold: %s\n", error->message);
-    return 1;
-  }
-  gint64 recovered = cs_store_recover(store, "cardspoold", &error);
-  if (recovered < 0 || error) {
-    g_printerr("cardspoold: %s\n", error ? error->message : "recovery failed");
-    return 1;
-  }
-  if (recovered > 0)
-    g_warning("%" G_GINT64_FORMAT " job(s) were printing when the daemon stopped: they need "
-              "attention (cardspool list --state needs-attention)", recovered);
-  cs_spooler_t *spooler = cs_spooler_start(config, &error);
-  if (spooler == NULL) {
-    g_printerr("cardspoold: %s\n", error->message);
-    return 1;
-  }
-  cs_server_t *server = cs_server_start(config, store, spooler, &error);
-  if (server == NULL) {
-    g_printerr("cardspoold: %s\n", error->message);
-    cs_spooler_stop(spooler);
-    return 1;
-  }
-  GMainLoop *loop = g_main_loop_new(NULL, FALSE);
-  g_unix_signal_add(SIGTERM, on_signal, loop);
-  g_unix_signal_add(SIGINT, on_signal, loop);
-  g_message("cardspoold %s: store %s, socket %s, HTTP %s, %u printer(s)", CS_VERSION,
-            config->store_path, *config->socket_path ? config->socket_path : "none",
-            cs_server_address(server) ? cs_server_address(server) : "none",
-            config->printers->len);
-  g_main_loop_run(loop);
-  cs_server_stop(server);
-  cs_spooler_stop(spooler);
-  g_main_loop_unref(loop);
+  else
+    status = check ? print_config(config) : serve(config);
+  /* after every renderer is gone, so that leak checkers see fontconfig released */
   cs_fonts_shutdown();
-  g_message("stopped");
-  return 0;
+  return status;
 }

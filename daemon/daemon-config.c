@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "render.h"
+#include "signer.h"
 
 void cs_daemon_config_free(cs_daemon_config_t *c) {
   if (c == NULL)
@@ -239,4 +241,106 @@ cs_daemon_config_t *cs_daemon_config_load(const char *path, const char *state_di
     g_ptr_array_add(c->printers, pc);
   }
   return g_steal_pointer(&c);
+}
+
+/* ---- the files a card needs ---- */
+
+/* Thorough: with the pinned fonts, each layout laid out as a blank card (every static text and
+ * picture of every side). Else the layout files alone: loading the fonts takes a second, and
+ * the spooler's workers check them before the daemon listens anyway. */
+static gboolean check_layouts(gboolean thorough, GError **error) {
+  g_autoptr(cs_catalogue_t) catalogue = thorough ? cs_catalogue_load_default(error) : NULL;
+  g_autoptr(cs_renderer_t) renderer = catalogue ? cs_renderer_new(catalogue, NULL, error) : NULL;
+  if (thorough && renderer == NULL)
+    return FALSE;
+  for (int t = CS_CERT_SPECIAL_OPERATION; t <= CS_CERT_SAFETY_COMPETENCE; t++) {
+    cs_cert_type_t type = (cs_cert_type_t)t;
+    g_autoptr(cs_layout_t) own = NULL;
+    const cs_layout_t *layout = NULL;
+    gboolean ok;
+    if (renderer) {
+      layout = cs_renderer_layout(renderer, NULL, type, error);
+      g_autoptr(cs_card_t) card =
+          layout ? cs_card_new(renderer, layout, NULL, NULL, NULL, error) : NULL;
+      ok = card != NULL;
+    } else {
+      layout = own = cs_layout_load_named(cs_layout_default_name(type), error);
+      ok = layout != NULL;
+      if (ok && layout->type != type) {
+        g_set_error(error, CS_ERROR, CS_ERROR_LAYOUT, "%s.json is for %s certificates",
+                    cs_layout_default_name(type), cs_cert_type_to_code(layout->type));
+        ok = FALSE;
+      }
+    }
+    if (!ok) {
+      g_prefix_error(error, "layout of %s certificates (folder %s): ", cs_cert_type_to_code(type),
+                     cs_layouts_dir());
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+/* The names the spooler would look a key up by (spooler.c, safe_code). */
+static gboolean key_folder_name(const char *name) {
+  return *name && name[0] != '.' &&
+         strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") ==
+             strlen(name);
+}
+
+static gboolean check_keys(const cs_daemon_config_t *c, GError **error) {
+  if (c->pkcs11_module && *c->pkcs11_module)
+    return TRUE;
+  g_autoptr(GDir) dir = g_dir_open(c->key_dir, 0, NULL);
+  for (const char *name; dir && (name = g_dir_read_name(dir));) {
+    g_autofree char *folder = g_build_filename(c->key_dir, name, NULL);
+    if (!key_folder_name(name) || !g_file_test(folder, G_FILE_TEST_IS_DIR))
+      continue;
+    g_autofree char *key = g_build_filename(folder, "key.pem", NULL);
+    g_autofree char *cert = g_build_filename(folder, "cert.pem", NULL);
+    gboolean has_key = g_file_test(key, G_FILE_TEST_EXISTS);
+    gboolean has_cert = g_file_test(cert, G_FILE_TEST_EXISTS);
+    if (!has_key && has_cert) {
+      g_set_error(error, CS_ERROR, CS_ERROR_DATA,
+                  "signing key of issuing authority “%s”: %s is missing beside its certificate "
+                  "%s: put the private key back, or move the folder out of %s", name, key, cert,
+                  c->key_dir);
+      return FALSE;
+    }
+    if (!has_key)
+      continue;
+    g_autoptr(GError) local = NULL;
+    g_autoptr(cs_signer_t) signer = cs_signer_load_pem(key, has_cert ? cert : NULL, &local);
+    if (signer == NULL) {
+      g_set_error(error, local->domain, local->code, "signing key of issuing authority “%s”: %s",
+                  name, local->message);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+/* As the API loads it for /v1/verify (server.c, load_trust). */
+static gboolean check_trust(const cs_daemon_config_t *c, GError **error) {
+  if (c->trust_dir && *c->trust_dir) {
+    g_autoptr(cs_trust_t) trust = cs_trust_load(c->trust_dir, error);
+    return trust != NULL;
+  }
+  g_autoptr(cs_trust_t) trust = cs_trust_new();
+  g_autoptr(GDir) dir = g_dir_open(c->key_dir, 0, NULL);
+  for (const char *name; dir && (name = g_dir_read_name(dir));) {
+    g_autofree char *cert = g_build_filename(c->key_dir, name, "cert.pem", NULL);
+    if (g_file_test(cert, G_FILE_TEST_IS_REGULAR) && !cs_trust_add_file(trust, cert, error)) {
+      g_prefix_error(error, "trust store: ");
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+gboolean cs_daemon_config_check_files(const cs_daemon_config_t *config, gboolean thorough,
+                                      GError **error) {
+  g_return_val_if_fail(config != NULL, FALSE);
+  return check_layouts(thorough, error) && check_keys(config, error) &&
+         check_trust(config, error);
 }

@@ -43,6 +43,13 @@ typedef struct {
 cs_daemon_config_t *cs_daemon_config_load(const char *path, const char *state_dir,
                                           GError **error);
 void cs_daemon_config_free(cs_daemon_config_t *config);
+/* Loads what every card needs from files, once, so that a damaged one stops the daemon at
+ * start instead of failing jobs: every certificate type's layout, every signing key of key_dir
+ * with its certificate (PKCS#11 keys are checked at first use), and the trust store; thorough
+ * (--check-config) also the pinned fonts and a blank card of each layout (every static text
+ * fits), which takes a second more. The error names the file and why. */
+gboolean cs_daemon_config_check_files(const cs_daemon_config_t *config, gboolean thorough,
+                                      GError **error);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(cs_daemon_config_t, cs_daemon_config_free)
 
 G_END_DECLS

@@ -201,6 +201,8 @@ static const char *error_code(guint status) {
     return "invalid";
   case SOUP_STATUS_SERVICE_UNAVAILABLE:
     return "unavailable";
+  case SOUP_STATUS_INSUFFICIENT_STORAGE:
+    return "insufficient_storage";
   default:
     return "internal";
   }
@@ -246,13 +248,40 @@ static void fail(request_t *r, guint status, const char *field, const char *form
   send_error(r->msg, status, field, message, NULL);
 }
 
+/* A store that cannot record, in words an operator acts on: a full disk is 507, anything
+ * else 503; both may be retried (Retry-After), and a submission sent again with its
+ * Idempotency-Key finishes what the first attempt began, never a second job. */
+static char *store_failure(request_t *r, const GError *error, guint *status) {
+  *status = SOUP_STATUS_SERVICE_UNAVAILABLE;
+  soup_message_headers_replace(soup_server_message_get_response_headers(r->msg), "Retry-After",
+                               "30");
+  switch (cs_store_error_fault(r->server->store)) {
+  case CS_STORE_FAULT_FULL:
+    *status = SOUP_STATUS_INSUFFICIENT_STORAGE;
+    return g_strdup_printf("the daemon's state directory is full (no space left on its disk): "
+                           "the request was not carried out; free space there and send it "
+                           "again [%s]", error->message);
+  case CS_STORE_FAULT_READ_ONLY:
+    return g_strdup_printf("the daemon's state directory is read-only: the request was not "
+                           "carried out; make it writable and send it again [%s]",
+                           error->message);
+  case CS_STORE_FAULT_IO:
+    return g_strdup_printf("the daemon's state directory cannot be written (input/output "
+                           "error): the request was not carried out; send it again once the "
+                           "disk is repaired [%s]", error->message);
+  default:
+    return g_strdup(error->message);
+  }
+}
+
 /* A store or library error as its HTTP answer. */
 static void fail_error(request_t *r, const GError *error) {
   guint status = SOUP_STATUS_INTERNAL_SERVER_ERROR;
+  g_autofree char *message = NULL;
   if (error->domain == CS_ERROR) {
     switch (error->code) {
     case CS_ERROR_STORE:
-      status = SOUP_STATUS_SERVICE_UNAVAILABLE;
+      message = store_failure(r, error, &status);
       break;
     case CS_ERROR_NOT_FOUND:
       status = SOUP_STATUS_NOT_FOUND;
@@ -267,9 +296,11 @@ static void fail_error(request_t *r, const GError *error) {
       break;
     }
   }
-  if (status == SOUP_STATUS_INTERNAL_SERVER_ERROR || status == SOUP_STATUS_SERVICE_UNAVAILABLE)
+  /* cardspoold's log writer folds repeats of the same line */
+  if (status == SOUP_STATUS_INTERNAL_SERVER_ERROR || status == SOUP_STATUS_SERVICE_UNAVAILABLE ||
+      status == SOUP_STATUS_INSUFFICIENT_STORAGE)
     g_warning("%s %s: %s", r->method, r->path, error->message);
-  send_error(r->msg, status, NULL, error->message, NULL);
+  send_error(r->msg, status, NULL, message ? message : error->message, NULL);
 }
 
 /* Text from a client, safe to quote in a message: valid UTF-8, bounded. */
@@ -771,6 +802,21 @@ static gboolean answer_retry(request_t *r, const char *key, const char *digest) 
   if (id == 0)
     return FALSE;
   g_autoptr(cs_store_job_t) stored = cs_store_get_job(r->server->store, id, &error);
+  /* the first attempt stopped between its two commits (a full disk…) and was refused: its job,
+   * checked then, is finished now, else it would stay received and never print */
+  if (stored && stored->state == CS_JOB_RECEIVED) {
+    if (!cs_store_transition(r->server->store, id, CS_JOB_RECEIVED, CS_JOB_VALIDATED, r->actor,
+                             NULL, &error) &&
+        !g_error_matches(error, CS_ERROR, CS_ERROR_CONFLICT)) {
+      fail_error(r, error);
+      return TRUE;
+    }
+    g_clear_error(&error);
+    g_clear_pointer(&stored, cs_store_job_free);
+    stored = cs_store_get_job(r->server->store, id, &error);
+    if (stored && !stored->held)
+      wake_spooler(r->server);
+  }
   if (stored == NULL)
     fail_error(r, error);
   else
@@ -1765,13 +1811,37 @@ static void delete_token(request_t *r) {
   soup_server_message_set_status(r->msg, SOUP_STATUS_NO_CONTENT, NULL);
 }
 
+/* 200 while the store can record, else 503 with the cause (not the paths: no token is needed
+ * here), so a monitor sees a full or read-only state directory before a submission fails. */
 static void get_health(request_t *r) {
+  g_autoptr(GError) error = NULL;
+  cs_store_fault_t fault = CS_STORE_FAULT_NONE;
+  gboolean ok = cs_store_check_writable(r->server->store, &fault, &error);
+  if (!ok)
+    g_warning("health: %s", error->message);
+  const char *problem = fault == CS_STORE_FAULT_FULL ? "the state directory is full (no space "
+                                                       "left on its disk)"
+                        : fault == CS_STORE_FAULT_READ_ONLY ? "the state directory is read-only"
+                        : fault == CS_STORE_FAULT_IO ? "the state directory cannot be written "
+                                                       "(input/output error)"
+                                                     : "the store cannot record";
   g_autoptr(JsonBuilder) b = json_builder_new();
   json_builder_begin_object(b);
-  add_str(b, "status", "ok");
+  add_str(b, "status", ok ? "ok" : "failing");
   add_str(b, "version", CS_VERSION);
+  json_builder_set_member_name(b, "store");
+  json_builder_begin_object(b);
+  add_bool(b, "ok", ok);
+  if (!ok) {
+    add_str(b, "fault", cs_store_fault_name(fault));
+    add_str(b, "message", problem);
+  }
   json_builder_end_object(b);
-  send_builder(r->msg, SOUP_STATUS_OK, b);
+  json_builder_end_object(b);
+  if (!ok)
+    soup_message_headers_replace(soup_server_message_get_response_headers(r->msg),
+                                 "Retry-After", "30");
+  send_builder(r->msg, ok ? SOUP_STATUS_OK : SOUP_STATUS_SERVICE_UNAVAILABLE, b);
 }
 
 /* ---- routing ---- */
@@ -2253,4 +2323,15 @@ void cs_server_stop(cs_server_t *s) {
   g_hash_table_unref(s->layouts);
   g_clear_pointer(&s->catalogue, cs_catalogue_free);
   g_free(s);
+}
+
+/* ---- connections from elsewhere (tests/fuzz/fuzz-api-request.c) ---- */
+
+gboolean cs_server_accept_stream(cs_server_t *s, GIOStream *stream, GSocketAddress *remote,
+                                 GError **error) {
+  g_return_val_if_fail(s != NULL && G_IS_IO_STREAM(stream) && G_IS_SOCKET_ADDRESS(remote),
+                       FALSE);
+  /* libsoup wants both ends' addresses; the handlers only look at the remote one */
+  g_autoptr(GSocketAddress) local = g_inet_socket_address_new_from_string("127.0.0.1", 0);
+  return soup_server_accept_iostream(s->soup, stream, local, remote, error);
 }

@@ -2,6 +2,7 @@
  * Unix socket whose peers are identified by their credentials. */
 #pragma once
 
+#include <gio/gio.h>
 #include <glib.h>
 
 #include "daemon-config.h"
@@ -19,5 +20,10 @@ cs_server_t *cs_server_start(const cs_daemon_config_t *config, cs_store_t *store
 /* The address actually bound ("127.0.0.1:8631"; with port 0 in the config, the port chosen). */
 const char *cs_server_address(cs_server_t *server);
 void cs_server_stop(cs_server_t *server);
+/* Serves one more connection that was not accepted on a listener (the fuzzer feeds requests
+ * through a socket pair): requests on it are handled like any other. remote: the peer as the
+ * handlers and the audit log see it; it is not a Unix socket peer, so calls need a token. */
+gboolean cs_server_accept_stream(cs_server_t *server, GIOStream *stream, GSocketAddress *remote,
+                                 GError **error);
 
 G_END_DECLS

@@ -16,6 +16,7 @@
 #define PAUSE_MAX_MS 60000u                /* …up to a minute */
 #define LIST_PAGE 8u
 #define STORE_TRIES 5                      /* recording an outcome outlives a busy store */
+#define STORE_PAUSE_MAX_S 30u              /* …and a full disk, retried at most this far apart */
 #define SKIP_US (60 * G_USEC_PER_SEC)    /* a job that can be neither rendered nor failed */
 #define CHINA_UTC_OFFSET (8 * 3600)
 
@@ -60,6 +61,7 @@ struct worker {
   char *model, *state, *message;
   gint64 job_id;
   guint64 printed;
+  gint64 attention_job; /* the last card that needed attention here, until one prints */
 };
 
 static gboolean stopping(cs_spooler_t *sp) {
@@ -376,6 +378,45 @@ static void ensure_driver(worker_t *w) {
   g_message("printer %s: %s opened (%s)", w->name, w->uri, cs_driver_caps(d)->model);
 }
 
+static gboolean takes_cards(cs_printer_state_t state) {
+  return state == CS_PRINTER_READY || state == CS_PRINTER_RIBBON_LOW;
+}
+
+/* What the operator is to do about a printer that cannot take cards, NULL when it can. */
+static char *fault_message(worker_t *w, cs_printer_state_t state) {
+  const char *what = NULL;
+  switch (state) {
+  case CS_PRINTER_RIBBON_OUT:
+    what = "ribbon out: load a new ribbon";
+    break;
+  case CS_PRINTER_FEEDER_EMPTY:
+    what = "card feeder empty: load blank cards";
+    break;
+  case CS_PRINTER_COVER_OPEN:
+    what = "cover open: close it";
+    break;
+  case CS_PRINTER_JAM:
+    what = "card jam: take the jammed card out";
+    break;
+  case CS_PRINTER_OFFLINE:
+  case CS_PRINTER_ERROR:
+    what = "printer error: see the printer";
+    break;
+  case CS_PRINTER_READY:
+  case CS_PRINTER_PRINTING:
+  case CS_PRINTER_RIBBON_LOW:
+    return NULL;
+  }
+  g_mutex_lock(&w->status_lock);
+  gint64 attention = w->attention_job;
+  g_mutex_unlock(&w->status_lock);
+  g_autofree char *job = attention ? g_strdup_printf("; job %" G_GINT64_FORMAT " needs "
+                                                     "attention: its card may be partly printed "
+                                                     "(cardspool resolve)", attention)
+                                   : g_strdup("");
+  return g_strdup_printf("%s; printing resumes by itself once it is fixed%s", what, job);
+}
+
 /* Asks the printer whether it can take a card now; a printer that cannot answer is closed and
  * opened again (a USB printer unplugged and plugged back is a new device). */
 static gboolean printer_ready(worker_t *w) {
@@ -388,9 +429,14 @@ static gboolean printer_ready(worker_t *w) {
     close_driver(w, error->message);
     return FALSE;
   }
-  gboolean ready = state == CS_PRINTER_READY || state == CS_PRINTER_RIBBON_LOW;
-  set_status(w, cs_printer_state_name(state), NULL, 0);
-  return ready;
+  g_autofree char *message = fault_message(w, state);
+  g_mutex_lock(&w->status_lock);
+  gboolean news = g_strcmp0(w->state, cs_printer_state_name(state)) != 0;
+  g_mutex_unlock(&w->status_lock);
+  if (news && message)
+    g_warning("printer %s: %s", w->name, message);
+  set_status(w, cs_printer_state_name(state), message, 0);
+  return takes_cards(state);
 }
 
 static void pause_worker(worker_t *w) {
@@ -415,25 +461,86 @@ static cs_card_t *build_card(worker_t *w, const cs_store_job_t *sj, GError **err
   return cs_card_new(w->renderer, layout, job->record, card->credential, NULL, error);
 }
 
+/* Up to `seconds`, or until the spooler stops. */
+static void store_pause(cs_spooler_t *sp, guint seconds) {
+  gint64 deadline = g_get_monotonic_time() + (gint64)seconds * G_USEC_PER_SEC;
+  g_mutex_lock(&sp->lock);
+  while (!sp->stopping && g_cond_wait_until(&sp->cond, &sp->lock, deadline))
+    ;
+  g_mutex_unlock(&sp->lock);
+}
+
 /* A transition recording a print's outcome: a store that is briefly busy must not leave the
- * job in printing (which a restart would turn into needs-attention). */
-static gboolean record(worker_t *w, gint64 id, cs_job_state_t to, const char *message) {
+ * job in printing (which a restart would turn into needs-attention). counted: a move back to
+ * queued counts as one more attempt of the job. */
+static gboolean record_as(worker_t *w, gint64 id, cs_job_state_t to, gboolean counted,
+                          const char *message) {
   g_autoptr(GError) error = NULL;
-  for (int i = 0; i < STORE_TRIES; i++) {
+  /* a full or read-only state directory may last hours: past STORE_TRIES the outcome is
+   * retried with a growing pause until the store takes it, given up only when the daemon
+   * stops (the job stays printing: needs-attention at the next start) */
+  for (guint i = 0;; i++) {
+    if (i > 0 && !g_error_matches(error, CS_ERROR, CS_ERROR_STORE))
+      break;
+    if (i >= STORE_TRIES && stopping(w->spooler))
+      break;
+    if (i == STORE_TRIES)
+      g_warning("job %" G_GINT64_FORMAT ": cannot be recorded %s yet, trying again until the "
+                "store takes it: %s", id, cs_job_state_name(to), error->message);
+    if (i > 0)
+      store_pause(w->spooler, MIN(i, STORE_PAUSE_MAX_S));
     g_clear_error(&error);
-    gboolean ok = to == CS_JOB_PRINTED
-                      ? cs_store_printed(w->store, id, w->actor, &error)
+    gboolean ok = to == CS_JOB_PRINTED ? cs_store_printed(w->store, id, w->actor, &error)
+                  : to == CS_JOB_QUEUED && !counted
+                      ? cs_store_requeue(w->store, id, w->actor, message, &error)
                       : cs_store_transition(w->store, id, CS_JOB_PRINTING, to, w->actor, message,
                                             &error);
+    if (ok && i >= STORE_TRIES)
+      g_message("job %" G_GINT64_FORMAT ": recorded %s after all", id, cs_job_state_name(to));
     if (ok)
       return TRUE;
-    if (!g_error_matches(error, CS_ERROR, CS_ERROR_STORE))
-      break;
-    g_usleep(G_USEC_PER_SEC);
   }
   g_warning("job %" G_GINT64_FORMAT ": cannot be recorded %s: %s", id, cs_job_state_name(to),
             error->message);
   return FALSE;
+}
+
+static gboolean record(worker_t *w, gint64 id, cs_job_state_t to, const char *message) {
+  return record_as(w, id, to, TRUE, message);
+}
+
+/* After a card came back "not printed": the printer's state now, TRUE when it cannot take
+ * cards (ribbon out, cover open, no answer…): then the printer is to blame, not the job.
+ * *why: the status error, if any. */
+static gboolean printer_at_fault(worker_t *w, cs_printer_state_t *state, char **why) {
+  g_autoptr(GError) error = NULL;
+  g_mutex_lock(&w->driver_lock);
+  *state = cs_driver_status(w->driver, &error);
+  g_mutex_unlock(&w->driver_lock);
+  *why = error ? g_strdup(error->message) : NULL;
+  return error != NULL || !(takes_cards(*state) || *state == CS_PRINTER_PRINTING);
+}
+
+/* "Not printed" because the printer is at fault: the job goes back to the queue without an
+ * attempt counted against it (a ribbon out for an hour must not fail every job that meets
+ * it), and the printer takes no card until it says it is ready again. */
+static void printer_fault(worker_t *w, const cs_store_job_t *sj, cs_printer_state_t state,
+                          const char *status_error, const char *why) {
+  const char *name = status_error ? "unreachable" : cs_printer_state_name(state);
+  g_autofree char *msg = g_strdup_printf("not printed, the printer is %s (not counted as an "
+                                         "attempt): %s", name, why);
+  g_message("job %" G_GINT64_FORMAT ": %s on %s", sj->id, msg, w->name);
+  record_as(w, sj->id, CS_JOB_QUEUED, FALSE, msg);
+  if (status_error) {
+    g_warning("printer %s: no status: %s", w->name, status_error);
+    close_driver(w, status_error);
+  } else {
+    g_autofree char *message = fault_message(w, state);
+    g_warning("printer %s: %s", w->name, message ? message : name);
+    set_status(w, name, message, 0);
+  }
+  /* a printer that says ready and then refuses again is not tried in a tight loop */
+  pause_worker(w);
 }
 
 /* "Not printed": queued again, or failed once retry_limit attempts have ended so. */
@@ -497,19 +604,29 @@ static gboolean print_step(worker_t *w) {
     w->pause_ms = PAUSE_FIRST_MS;
     g_mutex_lock(&w->status_lock);
     w->printed++;
+    w->attention_job = 0;
     g_mutex_unlock(&w->status_lock);
     set_status(w, cs_printer_state_name(CS_PRINTER_READY), NULL, 0);
   } else if (g_error_matches(error, CS_ERROR, CS_ERROR_PRINTER_ATTENTION)) {
     g_warning("job %" G_GINT64_FORMAT ": needs attention on %s: %s", sj->id, w->name,
               error->message);
     record(w, sj->id, CS_JOB_NEEDS_ATTENTION, error->message);
+    g_mutex_lock(&w->status_lock);
+    w->attention_job = sj->id;
+    g_mutex_unlock(&w->status_lock);
     set_status(w, cs_printer_state_name(CS_PRINTER_ERROR), error->message, 0);
     pause_worker(w);
   } else if (g_error_matches(error, CS_ERROR, CS_ERROR_PRINTER) ||
              g_error_matches(error, CS_ERROR, CS_ERROR_IO)) {
     /* nothing reached the printer (or the simulated printer's disk): it may go again */
-    set_status(w, cs_printer_state_name(CS_PRINTER_ERROR), error->message, 0);
-    not_printed(w, sj, error->message);
+    cs_printer_state_t state;
+    g_autofree char *status_error = NULL;
+    if (printer_at_fault(w, &state, &status_error)) {
+      printer_fault(w, sj, state, status_error, error->message);
+    } else {
+      set_status(w, cs_printer_state_name(CS_PRINTER_ERROR), error->message, 0);
+      not_printed(w, sj, error->message);
+    }
   } else {
     /* the card cannot be made for this printer at all (its planes, its panels) */
     g_warning("job %" G_GINT64_FORMAT ": failed on %s: %s", sj->id, w->name, error->message);
@@ -729,13 +846,18 @@ GPtrArray *cs_spooler_printers(cs_spooler_t *sp) {
       if (w->driver) {
         g_autoptr(GError) error = NULL;
         cs_printer_state_t state = cs_driver_status(w->driver, &error);
+        g_autofree char *fault = error ? NULL : fault_message(w, state);
         g_mutex_lock(&w->status_lock);
         if (w->job_id == 0) {
+          /* a fault's message goes with it: fixed, the printer no longer asks for anything */
+          gboolean was_fault = w->state && !g_str_equal(w->state, "ready") &&
+                               !g_str_equal(w->state, "ribbon-low") &&
+                               !g_str_equal(w->state, "printing");
           g_free(w->state);
           w->state = g_strdup(cs_printer_state_name(state));
-          if (error) {
+          if (error || fault || was_fault) {
             g_free(w->message);
-            w->message = g_strdup(error->message);
+            w->message = g_strdup(error ? error->message : fault);
           }
         }
         g_mutex_unlock(&w->status_lock);

@@ -8,6 +8,10 @@
  *   printing  -> printed | needs-attention | queued (not printed: attempts + 1, retried after
  *                a pause) | failed (not printed retry_limit times, or a card that cannot be
  *                printed on this printer at all)
+ * "Not printed" while the printer cannot take cards (ribbon out, feeder empty, cover open,
+ * jam, unreachable) is the printer's fault, not the job's: the job is queued again with no
+ * attempt counted, and the printer takes no card until its status is ready again (asked every
+ * second; the state and what to do are in cs_spooler_printers()).
  * At start every job left in printing becomes needs-attention (cs_store_recover): a card is
  * never printed twice on a guess. SIGTERM: a worker finishes the card in progress (the driver
  * call) and stops before taking the next; jobs not started stay queued. */

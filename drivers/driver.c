@@ -61,15 +61,18 @@ cs_driver_t *cs_driver_open_with(const char *uri, const cs_printer_settings_t *s
     d->settings = *settings;
   else
     cs_printer_settings_init(&d->settings);
-  /* a device's own keys are its business (the emulator's fault and fault-after, CUPS job
-   * options as option-NAME=VALUE); the rest are settings */
+  /* a device's own keys are its business (the emulator's fault, fault-after, faults, journal
+   * and operator, CUPS job options as option-NAME=VALUE); the rest are settings */
   g_autoptr(GString) own = g_string_new(NULL), common = g_string_new(NULL);
   if (query) {
     g_auto(GStrv) pairs = g_strsplit(query, "&", -1);
     for (guint i = 0; pairs[i]; i++) {
       gboolean emu_key = (g_str_equal(cls->scheme, "emulator") &&
                           (g_str_has_prefix(pairs[i], "fault=") ||
-                           g_str_has_prefix(pairs[i], "fault-after="))) ||
+                           g_str_has_prefix(pairs[i], "fault-after=") ||
+                           g_str_has_prefix(pairs[i], "faults=") ||
+                           g_str_has_prefix(pairs[i], "journal=") ||
+                           g_str_has_prefix(pairs[i], "operator="))) ||
                          (g_str_equal(cls->scheme, "cups") &&
                           g_str_has_prefix(pairs[i], "option-"));
       GString *to = emu_key ? own : common;

@@ -353,6 +353,28 @@ static X509 *read_cert_pem(const char *path, GError **error) {
   return cert;
 }
 
+/* Why a key file is not a private key, in words an operator can act on (OpenSSL says
+ * "DECODER routines::unsupported" for all of these); NULL when the text gives no clue. */
+static const char *pem_key_problem(const char *text, gsize len) {
+  g_autofree char *t = g_strndup(text, len); /* stops at a NUL: binary junk reads short */
+  if (len == 0)
+    return "the file is empty";
+  if (strstr(t, "-----BEGIN ") == NULL)
+    return "no -----BEGIN line: the file is not PEM at all (damaged, or another format)";
+  if (strstr(t, "-----BEGIN ENCRYPTED PRIVATE KEY-----"))
+    return "the key is encrypted; signing keys are kept unencrypted, mode 0600";
+  if (!strstr(t, "PRIVATE KEY-----")) {
+    if (strstr(t, "-----BEGIN CERTIFICATE-----"))
+      return "it holds a certificate, not the private key: the private key is missing";
+    if (strstr(t, "-----BEGIN PUBLIC KEY-----"))
+      return "it holds a public key, not the private key: the private key is missing";
+    return NULL;
+  }
+  if (!strstr(t, "-----END "))
+    return "no -----END line: the file is cut short";
+  return NULL;
+}
+
 cs_signer_t *cs_signer_load_pem(const char *key_path, const char *cert_path, GError **error) {
   GBytes *data = cs_file_read_secret(key_path, MAX_KEY_FILE, error);
   if (data == NULL)
@@ -362,12 +384,14 @@ cs_signer_t *cs_signer_load_pem(const char *key_path, const char *cert_path, GEr
   BIO *bio = BIO_new_mem_buf(text, (int)len);
   EVP_PKEY *pkey = bio ? PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL) : NULL;
   BIO_free(bio);
+  const char *problem = pkey ? NULL : pem_key_problem((const char *)text, len);
   OPENSSL_cleanse(text, len);
   g_free(text);
   if (pkey == NULL) {
     g_autofree char *reason = ossl_reason();
     g_set_error(error, CS_ERROR, CS_ERROR_DATA,
-                "%s is not an unencrypted PEM private key: %s", key_path, reason);
+                "%s is not an unencrypted PEM private key: %s", key_path,
+                problem ? problem : reason);
     return NULL;
   }
   normalise_key(&pkey);

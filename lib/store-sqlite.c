@@ -13,14 +13,20 @@
  * - statements are prepared once per connection and kept in a cache keyed by their SQL text.
  *
  * Any SQLite failure (I/O, disk full, read-only, corrupt, busy) is CS_ERROR_STORE with
- * SQLite's message, and the transaction is rolled back: nothing is half-written.
+ * SQLite's message after the cause in words, and the transaction is rolled back: nothing is
+ * half-written. cs_store_error_fault() says which cause; a write that failed on the storage, on
+ * any connection, is remembered for the process (cs_store_check_writable()) until one succeeds.
  *
  * 0 for batch_id, serial, replaces_serial and superseded_by is stored as NULL so that the
  * foreign keys hold. States and kinds are stored by name: the file reads well in the sqlite3
  * shell and does not depend on the order of the C enums. */
 #include "store.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -230,7 +236,108 @@ struct cs_store {
   char *path;
   GHashTable *statements; /* SQL text -> sqlite3_stmt, prepared once per connection */
   int version;
+  cs_store_fault_t fault; /* of the last CS_ERROR_STORE this connection gave */
+  sqlite3_int64 changes;  /* sqlite3_total_changes64() at the last begin() */
 };
+
+/* ---- faults ---- */
+
+/* The cause of a failure from SQLite's extended code and the errno behind it: SQLite reports
+ * a write refused with ENOSPC as SQLITE_FULL, but EROFS, EDQUOT or EIO only as an I/O error. */
+static cs_store_fault_t classify(int code, int sys_errno) {
+  switch (code & 0xff) {
+  case SQLITE_FULL:
+    return CS_STORE_FAULT_FULL;
+  case SQLITE_READONLY:
+    return CS_STORE_FAULT_READ_ONLY;
+  case SQLITE_CORRUPT:
+  case SQLITE_NOTADB:
+    return CS_STORE_FAULT_CORRUPT;
+  case SQLITE_BUSY:
+  case SQLITE_LOCKED:
+    return CS_STORE_FAULT_BUSY;
+  case SQLITE_IOERR:
+  case SQLITE_CANTOPEN:
+    if (sys_errno == ENOSPC || sys_errno == EDQUOT || sys_errno == EFBIG)
+      return CS_STORE_FAULT_FULL;
+    if (sys_errno == EROFS)
+      return CS_STORE_FAULT_READ_ONLY;
+    return CS_STORE_FAULT_IO;
+  default:
+    return CS_STORE_FAULT_OTHER;
+  }
+}
+
+/* Below this much free space the store is taken for full: a job with its photo takes tens of
+ * kilobytes, a state change a few pages. */
+#define MIN_FREE (64 * 1024)
+
+static guint64 free_bytes(const struct statvfs *st) {
+  /* root may write into the blocks a filesystem keeps for it */
+  guint64 blocks = geteuid() == 0 ? (guint64)st->f_bfree : (guint64)st->f_bavail;
+  return blocks * (guint64)st->f_frsize;
+}
+
+/* What the filesystem under path says now. SQLite reports a write refused with EROFS (e.g. ext4
+ * gone read-only after an error) only as SQLITE_IOERR_WRITE, its errno lost by the rollback;
+ * making an unnamed file beside the store tells read-only from a failing disk, and leaves
+ * nothing behind whatever happens. 0: nothing found. */
+static int storage_errno(const char *path) {
+  g_autofree char *dir = g_path_get_dirname(path);
+  struct statvfs st;
+  if (statvfs(dir, &st) == 0) {
+    if (st.f_flag & ST_RDONLY)
+      return EROFS;
+    if (free_bytes(&st) < MIN_FREE)
+      return ENOSPC;
+  }
+  int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+  if (fd >= 0) {
+    close(fd);
+    return 0;
+  }
+  int e = errno;
+  return e == EROFS || e == ENOSPC || e == EDQUOT ? e : 0;
+}
+
+static const char *fault_words(cs_store_fault_t fault) {
+  switch (fault) {
+  case CS_STORE_FAULT_FULL:
+    return "no space left on its disk";
+  case CS_STORE_FAULT_READ_ONLY:
+    return "it cannot be written (read-only)";
+  case CS_STORE_FAULT_IO:
+    return "input/output error";
+  case CS_STORE_FAULT_CORRUPT:
+    return "not a cardspool store, or damaged";
+  case CS_STORE_FAULT_BUSY:
+  case CS_STORE_FAULT_NONE:
+  case CS_STORE_FAULT_OTHER:
+    break;
+  }
+  return NULL;
+}
+
+/* Process-wide: the store paths whose last write failed on the storage, until one succeeds.
+ * Each connection is one thread's, but the daemon's API and its workers each have one on the
+ * same file, and its health is the file's. */
+static GMutex write_faults_lock;
+static GHashTable *write_faults; /* set of paths */
+
+static void write_fault_set(const char *path) {
+  g_mutex_lock(&write_faults_lock);
+  if (write_faults == NULL)
+    write_faults = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  g_hash_table_add(write_faults, g_strdup(path));
+  g_mutex_unlock(&write_faults_lock);
+}
+
+static void write_fault_clear(const char *path) {
+  g_mutex_lock(&write_faults_lock);
+  if (write_faults)
+    g_hash_table_remove(write_faults, path);
+  g_mutex_unlock(&write_faults_lock);
+}
 
 /* A cached statement borrowed for one use: reset (releasing its read snapshot) and unbound
  * when it goes out of scope, never finalized. */
@@ -247,10 +354,18 @@ static void stmt_finalize(gpointer st) {
 
 static gboolean store_fail(cs_store_t *s, GError **error) {
   int code = s->db ? sqlite3_extended_errcode(s->db) : SQLITE_NOMEM;
+  int sys_errno = s->db ? sqlite3_system_errno(s->db) : 0;
+  int probed = (code & 0xff) == SQLITE_IOERR && sys_errno == 0 ? storage_errno(s->path) : 0;
+  s->fault = s->db ? classify(code, probed ? probed : sys_errno) : CS_STORE_FAULT_OTHER;
   const char *hint = (code & 0xff) == SQLITE_BUSY
                        ? " (another connection kept it locked past the busy timeout)" : "";
-  g_set_error(error, CS_ERROR, CS_ERROR_STORE, "store %s: %s%s", s->path,
-              s->db ? sqlite3_errmsg(s->db) : "out of memory", hint);
+  const char *words = fault_words(s->fault);
+  /* the errno too when SQLite's text is only "disk I/O error" */
+  g_autofree char *sys = sys_errno && (code & 0xff) == SQLITE_IOERR
+                             ? g_strdup_printf(" (%s)", g_strerror(sys_errno)) : NULL;
+  g_set_error(error, CS_ERROR, CS_ERROR_STORE, "store %s: %s%s%s%s%s", s->path,
+              words ? words : "", words ? ": " : "",
+              s->db ? sqlite3_errmsg(s->db) : "out of memory", sys ? sys : "", hint);
   return FALSE;
 }
 
@@ -283,6 +398,7 @@ static int step(cs_store_t *s, cs_stmt_t *st, GError **error) {
 static gboolean step_done(cs_store_t *s, cs_stmt_t *st, GError **error) {
   int rc = step(s, st, error);
   if (rc == SQLITE_ROW) {
+    s->fault = CS_STORE_FAULT_OTHER;
     g_set_error(error, CS_ERROR, CS_ERROR_STORE, "store %s: unexpected row", s->path);
     return FALSE;
   }
@@ -319,16 +435,26 @@ static char *column_text(cs_stmt_t *st, int i) {
 }
 
 static gboolean begin(cs_store_t *s, GError **error) {
+  s->fault = CS_STORE_FAULT_NONE;
+  s->changes = sqlite3_total_changes64(s->db);
   return run(s, "BEGIN IMMEDIATE", error);
 }
 
 /* Commits when ok, else (or when the commit fails) rolls back. SQLite may already have rolled
- * back by itself (disk full, I/O error): then there is no transaction left to end. */
+ * back by itself (disk full, I/O error): then there is no transaction left to end. A write that
+ * failed on the storage is remembered for cs_store_check_writable(), one that wrote clears it. */
 static gboolean finish(cs_store_t *s, gboolean ok, GError **error) {
-  if (ok && run(s, "COMMIT", error))
+  if (ok && run(s, "COMMIT", error)) {
+    /* only a commit that wrote rows proves the storage takes writes again */
+    if (sqlite3_total_changes64(s->db) != s->changes)
+      write_fault_clear(s->path);
     return TRUE;
+  }
   if (!sqlite3_get_autocommit(s->db))
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+  if (s->fault == CS_STORE_FAULT_FULL || s->fault == CS_STORE_FAULT_READ_ONLY ||
+      s->fault == CS_STORE_FAULT_IO || s->fault == CS_STORE_FAULT_CORRUPT)
+    write_fault_set(s->path);
   return FALSE;
 }
 
@@ -410,6 +536,7 @@ static gboolean enter_wal(cs_store_t *s, GError **error) {
       const char *mode = (const char *)sqlite3_column_text(st, 0);
       if (mode && g_ascii_strcasecmp(mode, "wal") == 0)
         return TRUE;
+      s->fault = CS_STORE_FAULT_OTHER;
       g_set_error(error, CS_ERROR, CS_ERROR_STORE, "store %s: cannot use WAL (journal mode %s)",
                   s->path, mode ? mode : "unknown");
       return FALSE;
@@ -470,6 +597,59 @@ int cs_store_schema_version(cs_store_t *store) {
 struct sqlite3 *cs_store_sqlite_db(cs_store_t *store) {
   g_return_val_if_fail(store != NULL, NULL);
   return store->db;
+}
+
+cs_store_fault_t cs_store_error_fault(cs_store_t *store) {
+  g_return_val_if_fail(store != NULL, CS_STORE_FAULT_OTHER);
+  return store->fault;
+}
+
+const char *cs_store_fault_name(cs_store_fault_t fault) {
+  static const char *const names[] = {"none", "full", "read-only", "io", "corrupt", "busy",
+                                      "other"};
+  G_STATIC_ASSERT(G_N_ELEMENTS(names) == CS_STORE_FAULT_OTHER + 1);
+  return (guint)fault < G_N_ELEMENTS(names) ? names[fault] : "other";
+}
+
+gboolean cs_store_check_writable(cs_store_t *store, cs_store_fault_t *fault, GError **error) {
+  g_return_val_if_fail(store != NULL, FALSE);
+  cs_store_fault_t unused;
+  if (fault == NULL)
+    fault = &unused;
+  *fault = CS_STORE_FAULT_NONE;
+  g_autofree char *dir = g_path_get_dirname(store->path);
+  struct statvfs st;
+  if (statvfs(dir, &st) == 0) {
+    if (st.f_flag & ST_RDONLY) {
+      *fault = CS_STORE_FAULT_READ_ONLY;
+      g_set_error(error, CS_ERROR, CS_ERROR_STORE,
+                  "store %s: it cannot be written (read-only): its filesystem is read-only",
+                  store->path);
+      return FALSE;
+    }
+    guint64 left = free_bytes(&st);
+    if (left < MIN_FREE) {
+      *fault = CS_STORE_FAULT_FULL;
+      g_set_error(error, CS_ERROR, CS_ERROR_STORE,
+                  "store %s: no space left on its disk (%" G_GUINT64_FORMAT " bytes free)",
+                  store->path, left);
+      return FALSE;
+    }
+  }
+  g_mutex_lock(&write_faults_lock);
+  gboolean failed = write_faults && g_hash_table_contains(write_faults, store->path);
+  g_mutex_unlock(&write_faults_lock);
+  if (!failed)
+    return TRUE;
+  /* the last write failed: only a write tells whether it would still; writing the schema
+   * version as it is dirties one page and commits it */
+  g_autofree char *probe = g_strdup_printf("PRAGMA user_version = %d", store->version);
+  if (begin(store, error) && finish(store, run(store, probe, error), error)) {
+    write_fault_clear(store->path);
+    return TRUE;
+  }
+  *fault = store->fault == CS_STORE_FAULT_NONE ? CS_STORE_FAULT_OTHER : store->fault;
+  return FALSE;
 }
 
 /* ---- audit ---- */
@@ -1160,6 +1340,19 @@ gboolean cs_store_transition(cs_store_t *store, gint64 job_id, cs_job_state_t fr
   }
   return begin(store, error) &&
          finish(store, transition_in(store, job_id, from, to, actor, message, error), error);
+}
+
+static gboolean requeue_in(cs_store_t *s, gint64 id, const char *actor, const char *message,
+                           GError **error) {
+  g_autoptr(cs_store_job_t) job = load_job_in(s, id, CS_JOB_PRINTING, error);
+  return job && set_job_state(s, job, CS_JOB_QUEUED, message, 0, actor, "job.state", error);
+}
+
+gboolean cs_store_requeue(cs_store_t *store, gint64 job_id, const char *actor,
+                          const char *message, GError **error) {
+  g_return_val_if_fail(store != NULL, FALSE);
+  return begin(store, error) &&
+         finish(store, requeue_in(store, job_id, actor, message, error), error);
 }
 
 static gboolean allocate_in(cs_store_t *s, gint64 id, const char *actor, gint64 *serial,

@@ -171,6 +171,10 @@ gboolean cs_store_count_jobs(cs_store_t *store, gint64 batch_id, gint64 *counts,
 gboolean cs_store_transition(cs_store_t *store, gint64 job_id, cs_job_state_t from,
                              cs_job_state_t to, const char *actor, const char *message,
                              GError **error);
+/* printing -> queued without counting an attempt: the printer was at fault (ribbon out, cover
+ * open, unplugged…) when it refused the card, which says nothing against the job. */
+gboolean cs_store_requeue(cs_store_t *store, gint64 job_id, const char *actor,
+                          const char *message, GError **error);
 
 /* validated -> rendered: allocates the next serial of the job's authority, records the card
  * (state rendered, no credential yet) and sets the job's serial. The serial is committed
@@ -270,6 +274,29 @@ GPtrArray *cs_store_audit_list(cs_store_t *store, gint64 after_seq, guint limit,
  * or reordered. *checked = entries verified. Entries cut from the end leave a valid chain:
  * only a head hash kept elsewhere can show that. */
 gboolean cs_store_audit_verify(cs_store_t *store, gint64 *checked, GError **error);
+
+/* ---- faults ---- */
+
+/* Why the store failed (every such failure is CS_ERROR_STORE; its message says it in words). */
+typedef enum {
+  CS_STORE_FAULT_NONE,
+  CS_STORE_FAULT_FULL,      /* no space left: SQLITE_FULL, ENOSPC, EDQUOT */
+  CS_STORE_FAULT_READ_ONLY, /* the file or its filesystem cannot be written: EROFS, … */
+  CS_STORE_FAULT_IO,        /* another input/output error */
+  CS_STORE_FAULT_CORRUPT,   /* not an SQLite file, or damaged */
+  CS_STORE_FAULT_BUSY,      /* locked by another connection past the busy timeout */
+  CS_STORE_FAULT_OTHER,
+} cs_store_fault_t;
+
+/* The cause of the CS_ERROR_STORE this connection gave last; call it right after the call that
+ * failed, from the thread that made it. */
+cs_store_fault_t cs_store_error_fault(cs_store_t *store);
+const char *cs_store_fault_name(cs_store_fault_t fault); /* "full", "read-only", … */
+/* Whether the store can record now (for a health check): FALSE with CS_ERROR_STORE and *fault
+ * (may be NULL) when its filesystem is read-only or has almost no space left, or when the last
+ * write of any connection to this file in this process failed and one tried now fails too. In
+ * the usual case it costs a statvfs(); a write is tried only after a failed one. */
+gboolean cs_store_check_writable(cs_store_t *store, cs_store_fault_t *fault, GError **error);
 
 /* ---- for tests and maintenance only ---- */
 

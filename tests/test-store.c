@@ -869,6 +869,41 @@ static void test_recover(Fixture *f, gconstpointer data) {
   g_assert_cmpint(claim_id(f->store, NULL), ==, 0);
 }
 
+/* A printer fault, not the job's: back to queued with no attempt counted, same serial. */
+static void test_requeue(Fixture *f, gconstpointer data) {
+  cs_store_t *s = f->store;
+  g_autoptr(GError) error = NULL;
+  gint64 a = submit(s, "a", NULL);
+  gint64 serial = to_queued(s, a);
+  g_assert_cmpint(claim_id(s, NULL), ==, a);
+  ASSERT_OK(cs_store_requeue(s, a, ACTOR, "ribbon out", &error));
+  {
+    g_autoptr(cs_store_job_t) job = get_job(s, a);
+    g_assert_cmpint(job->state, ==, CS_JOB_QUEUED);
+    g_assert_cmpint(job->attempts, ==, 0);
+    g_assert_cmpint(job->serial, ==, serial);
+    g_assert_cmpstr(job->message, ==, "ribbon out");
+  }
+  g_autofree char *object = g_strdup_printf("job:%" G_GINT64_FORMAT, a);
+  assert_audit(s, "job.state", object, "printing", "queued");
+  /* only a printing job can be put back */
+  g_assert_false(cs_store_requeue(s, a, ACTOR, "again", &error));
+  assert_error(&error, CS_ERROR_CONFLICT, "is queued, not printing");
+  /* a "not printed" that is the job's own still counts */
+  g_assert_cmpint(claim_id(s, NULL), ==, a);
+  ASSERT_OK(cs_store_transition(s, a, CS_JOB_PRINTING, CS_JOB_QUEUED, ACTOR, "nothing sent",
+                                &error));
+  {
+    g_autoptr(cs_store_job_t) job = get_job(s, a);
+    g_assert_cmpint(job->attempts, ==, 1);
+    g_assert_cmpint(job->serial, ==, serial);
+  }
+  g_assert_cmpint(claim_id(s, NULL), ==, a);
+  printed(s, a);
+  assert_card_state(s, "110000", serial, CS_CARD_PRINTED);
+  assert_verifies(s, audit_count(f->path));
+}
+
 static gint64 to_attention(cs_store_t *s, gint64 id) {
   g_autoptr(GError) error = NULL;
   gint64 serial = to_queued(s, id);
@@ -1562,6 +1597,7 @@ int main(int argc, char **argv) {
   ADD("/store/claim/threads", test_claim_threads);
   ADD("/store/claim/processes", test_claim_processes);
   ADD("/store/recover", test_recover);
+  ADD("/store/requeue", test_requeue);
   ADD("/store/resolve", test_resolve);
   ADD("/store/supersede", test_supersede);
   ADD("/store/void", test_void);

@@ -286,6 +286,12 @@ int cs_client_print_error(const char *cmd, const cs_reply_t *reply) {
     fprintf(stderr, "cardspool %s: %s: %s (%s)\n", cmd, code, message ? message : "", field);
   else
     fprintf(stderr, "cardspool %s: %s: %s\n", cmd, code, message ? message : "");
+  /* a full or read-only state directory: the operator fixes it, then simply runs it again */
+  if (reply->status == SOUP_STATUS_INSUFFICIENT_STORAGE ||
+      reply->status == SOUP_STATUS_SERVICE_UNAVAILABLE)
+    fprintf(stderr, _("cardspool %s: the daemon cannot record anything now; run the same command "
+                      "again once it can (a submission sent again is never stored twice)\n"),
+            cmd);
   return reply->status == SOUP_STATUS_UNPROCESSABLE_ENTITY ? CS_EXIT_INVALID : CS_EXIT_DAEMON;
 }
 

@@ -161,6 +161,61 @@ static void render_job(const char *file, guint line, const char *stem, cs_job_t 
     printf("%s: OK ->%s\n", where, rt->pdf ? " (batch PDF)" : written->str);
 }
 
+/* --layout's, or the default layout of every certificate type, each laid out as a blank card
+ * (every static text and picture of every side) as the daemon does at start. */
+static gboolean check_layouts(render_t *rt, GError **error) {
+  for (int t = CS_CERT_SPECIAL_OPERATION; t <= CS_CERT_SAFETY_COMPETENCE; t++) {
+    cs_cert_type_t type = rt->layout ? CS_CERT_UNKNOWN : (cs_cert_type_t)t;
+    const cs_layout_t *layout = cs_renderer_layout(rt->renderer, rt->layout, type, error);
+    g_autoptr(cs_card_t) card =
+        layout ? cs_card_new(rt->renderer, layout, NULL, NULL, NULL, error) : NULL;
+    if (card == NULL) {
+      if (rt->layout)
+        g_prefix_error(error, _("layout %s (folder %s): "), rt->layout, cs_layouts_dir());
+      else
+        g_prefix_error(error, _("layout of %s certificates (folder %s): "),
+                       cs_cert_type_to_code(type), cs_layouts_dir());
+      return FALSE;
+    }
+    if (rt->layout)
+      break;
+  }
+  return TRUE;
+}
+
+/* Every DIR/CODE/key.pem (with its cert.pem) of --key-dir, into rt->signers. */
+static gboolean load_key_dir(render_t *rt, GError **error) {
+  g_autoptr(GError) local = NULL;
+  g_autoptr(GDir) dir = g_dir_open(rt->key_dir, 0, &local);
+  if (dir == NULL) {
+    g_set_error(error, CS_ERROR, CS_ERROR_IO, "%s", local->message);
+    return FALSE;
+  }
+  for (const char *code; (code = g_dir_read_name(dir));) {
+    g_autofree char *folder = g_build_filename(rt->key_dir, code, NULL);
+    if (code[0] == '.' || !g_file_test(folder, G_FILE_TEST_IS_DIR))
+      continue;
+    g_autofree char *key = g_build_filename(folder, "key.pem", NULL);
+    g_autofree char *cert = g_build_filename(folder, "cert.pem", NULL);
+    if (!g_file_test(key, G_FILE_TEST_EXISTS)) {
+      if (!g_file_test(cert, G_FILE_TEST_EXISTS))
+        continue;
+      g_set_error(error, CS_ERROR, CS_ERROR_DATA,
+                  _("signing key of issuing authority “%s”: %s is missing beside its "
+                    "certificate %s"), code, key, cert);
+      return FALSE;
+    }
+    cs_signer_t *signer = cs_signer_load_pem(key, cert, &local);
+    if (signer == NULL) {
+      g_set_error(error, local->domain, local->code,
+                  _("signing key of issuing authority “%s”: %s"), code, local->message);
+      return FALSE;
+    }
+    g_hash_table_insert(rt->signers, g_strdup(code), signer);
+  }
+  return TRUE;
+}
+
 /* The layout's static design with its fields empty: one page a side. */
 static int render_blank(const char *type_code, const char *layout_name, const char *side,
                         const char *out) {
@@ -351,11 +406,6 @@ int cs_cmd_render(int argc, char **argv) {
   gboolean out_png_file = single && g_str_has_suffix(rt.out, ".png") &&
                           g_str_equal(rt.format, "png") && rt.sides[1] == NULL;
   rt.out_is_dir = !out_pdf_file && !out_png_file;
-  if (rt.out_is_dir && g_mkdir_with_parents(rt.out, 0755) != 0) {
-    int e = errno;
-    fprintf(stderr, _("cardspool render: cannot create %s: %s\n"), rt.out, g_strerror(e));
-    return CS_EXIT_IO;
-  }
 
   g_autoptr(cs_driver_t) driver = NULL;
   if (printer) {
@@ -380,6 +430,17 @@ int cs_cmd_render(int argc, char **argv) {
     return CS_EXIT_IO;
   }
   rt.renderer = renderer;
+  /* every layout a job may use and every key of --key-dir are loaded before anything is
+   * written: a damaged file stops the command here, named, with no output at all */
+  if (!check_layouts(&rt, &error) || (key_dir && !load_key_dir(&rt, &error))) {
+    fprintf(stderr, "cardspool render: %s\n", error->message);
+    return CS_EXIT_IO;
+  }
+  if (rt.out_is_dir && g_mkdir_with_parents(rt.out, 0755) != 0) {
+    int e = errno;
+    fprintf(stderr, _("cardspool render: cannot create %s: %s\n"), rt.out, g_strerror(e));
+    return CS_EXIT_IO;
+  }
   if (out_pdf_file && !single) {
     rt.pdf = cs_pdf_writer_new(rt.out, "cardspool batch", &error);
     if (rt.pdf == NULL) {
