@@ -69,17 +69,34 @@ typedef struct {
   int orientation;          /* EXIF 1-8, still to apply */
 } decoded_t;
 
-/* NULL with error set when cairo cannot allocate it (beyond 32767 px a side, or memory). */
+static const cairo_user_data_key_t pixels_key;
+
+/* NULL with error set when cairo cannot allocate it (beyond 32767 px a side, or memory). Its
+ * pixels are not cleared: every caller writes every one. */
 static cairo_surface_t *new_surface(guint width, guint height, GError **error) {
-  cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, (int)width, (int)height);
-  cairo_status_t status = cairo_surface_status(s);
+  int stride = width <= 32767 && height <= 32767
+                   ? cairo_format_stride_for_width(CAIRO_FORMAT_RGB24, (int)width)
+                   : -1;
+  guint8 *pixels = stride > 0 ? g_try_malloc((gsize)stride * height) : NULL;
+  cairo_surface_t *s = NULL;
+  cairo_status_t status = stride <= 0 ? CAIRO_STATUS_INVALID_SIZE
+                          : pixels == NULL ? CAIRO_STATUS_NO_MEMORY
+                                           : CAIRO_STATUS_SUCCESS;
+  if (status == CAIRO_STATUS_SUCCESS) {
+    s = cairo_image_surface_create_for_data(pixels, CAIRO_FORMAT_RGB24, (int)width,
+                                            (int)height, stride);
+    status = cairo_surface_status(s);
+    if (status == CAIRO_STATUS_SUCCESS)
+      status = cairo_surface_set_user_data(s, &pixels_key, pixels, g_free);
+  }
   if (status != CAIRO_STATUS_SUCCESS) {
-    cairo_surface_destroy(s);
+    if (s)
+      cairo_surface_destroy(s);
+    g_free(pixels);
     g_set_error(error, CS_ERROR, CS_ERROR_FAILED, "cannot allocate a %u × %u image: %s", width,
                 height, cairo_status_to_string(status));
     return NULL;
   }
-  cairo_surface_flush(s); /* we write its pixels directly */
   return s;
 }
 
@@ -468,6 +485,97 @@ cairo_surface_t *cs_photo_fit(cairo_surface_t *photo, int width, int height) {
   cairo_paint(cr);
   cairo_destroy(cr);
   return fitted;
+}
+
+/* The source pixels one destination pixel averages: its centre falls at u (source pixel k
+ * covers [k, k + 1]); a box r source pixels wide around it weighs each pixel by their overlap,
+ * pixels past the edge counting as the edge pixel. Returns the number of taps (< r + 2). */
+static int box_taps(double u, double r, int size, int *index, float *weight) {
+  double lo = u - r / 2, hi = u + r / 2;
+  int n = 0;
+  for (int k = (int)floor(lo); k < hi; k++) {
+    double overlap = MIN(hi, k + 1.0) - MAX(lo, (double)k);
+    if (overlap > 0) {
+      index[n] = CLAMP(k, 0, size - 1);
+      weight[n++] = (float)(overlap / r);
+    }
+  }
+  return n;
+}
+
+/* Four channels at once, where the compiler has vectors (GCC and Clang extension). */
+typedef float v4f __attribute__((vector_size(16)));
+
+/* Box width in source pixels for a scale of `step` source pixels per destination pixel: cairo
+ * GOOD's choice, linear interpolation (1) up to a shrink of 4/3, an area average beyond. */
+static double box_width(double step) { return step < 4.0 / 3.0 ? 1.0 : step; }
+
+cairo_surface_t *cs_photo_resample(cairo_surface_t *photo, double x, double y, double w,
+                                   double h, int cols, int rows) {
+  g_return_val_if_fail(photo != NULL && cols > 0 && rows > 0 && w > 0 && h > 0, NULL);
+  /* read as it is: a flush would drop the photo's JPEG, which a PDF embeds */
+  int pw = cairo_image_surface_get_width(photo), ph = cairo_image_surface_get_height(photo);
+  const guint8 *src = cairo_image_surface_get_data(photo);
+  int src_stride = cairo_image_surface_get_stride(photo);
+  double sx = pw / w, sy = ph / h, rx = box_width(sx), ry = box_width(sy);
+  int max_x = (int)ceil(rx) + 2, max_y = (int)ceil(ry) + 2;
+
+  /* columns' taps, worked out once */
+  int *col_n = g_new(int, cols), *col_index = g_new(int, (gsize)cols * max_x);
+  float *col_weight = g_new(float, (gsize)cols * max_x);
+  for (int i = 0; i < cols; i++)
+    col_n[i] = box_taps((i + 0.5 - x) * sx, rx, pw, col_index + (gsize)i * max_x,
+                        col_weight + (gsize)i * max_x);
+  int *row_index = g_new(int, max_y);
+  float *row_weight = g_new(float, max_y);
+  /* a row of the photo averaged down, all four bytes of each pixel: one flat loop */
+  gsize bytes = (gsize)pw * 4;
+  float *acc = g_new(float, bytes);
+
+  cairo_surface_t *out = cairo_image_surface_create(CAIRO_FORMAT_RGB24, cols, rows);
+  guint8 *dst = cairo_image_surface_get_data(out);
+  int dst_stride = cairo_image_surface_get_stride(out);
+  for (int j = 0; j < rows; j++) {
+    int n = box_taps((j + 0.5 - y) * sy, ry, ph, row_index, row_weight);
+    for (int t = 0; t < n; t++) {
+      const guint8 *s = src + (gsize)row_index[t] * src_stride;
+      float f = row_weight[t];
+      if (t == 0)
+        for (gsize k = 0; k < bytes; k++)
+          acc[k] = f * s[k];
+      else
+        for (gsize k = 0; k < bytes; k++)
+          acc[k] += f * s[k];
+    }
+    guint8 *d = dst + (gsize)j * dst_stride;
+    for (int i = 0; i < cols; i++) {
+      const int *index = col_index + (gsize)i * max_x;
+      const float *weight = col_weight + (gsize)i * max_x;
+      v4f sum = {0.5f, 0.5f, 0.5f, 0.5f}; /* rounded, as cairo rounds */
+      for (int t = 0; t < col_n[i]; t++) {
+        v4f a;
+        memcpy(&a, acc + 4 * index[t], sizeof a);
+        sum += weight[t] * a;
+      }
+      /* the bytes in the photo's own order (a native-endian 0x00RRGGBB word), opaque; the
+       * weights add up to 1, so each sum is within [0.5, 255.5] */
+      guint8 px[4];
+      for (int c = 0; c < 4; c++)
+        px[c] = (guint8)(int)sum[c];
+      guint32 v;
+      memcpy(&v, px, 4);
+      v |= 0xff000000u;
+      memcpy(d + 4 * i, &v, 4);
+    }
+  }
+  cairo_surface_mark_dirty(out);
+  g_free(acc);
+  g_free(row_weight);
+  g_free(row_index);
+  g_free(col_weight);
+  g_free(col_index);
+  g_free(col_n);
+  return out;
 }
 
 GBytes *cs_photo_encode_jpeg(cairo_surface_t *image, int quality, GError **error) {

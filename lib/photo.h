@@ -49,6 +49,13 @@ cairo_surface_t *cs_photo_decode(GBytes *data, const cs_photo_limits_t *limits, 
  * cs_photo_decode()) centre-cropped to that aspect ratio and resampled, area-averaged when
  * shrinking so that fine patterns do not alias. */
 cairo_surface_t *cs_photo_fit(cairo_surface_t *photo, int width, int height);
+/* A new RGB24 surface of cols x rows pixels showing photo (an opaque image surface) scaled onto
+ * the rectangle x, y, w, h of those pixels' space (pixel (0, 0) covers [0, 1] x [0, 1]), as
+ * cairo's GOOD filter does: each pixel averages the photo over a box one pixel wide (an area
+ * average when shrinking, linear when enlarging), the photo's edge pixels extended outward.
+ * Separable, in one pass per row: a fraction of the time cairo's general convolution takes. */
+cairo_surface_t *cs_photo_resample(cairo_surface_t *photo, double x, double y, double w,
+                                   double h, int cols, int rows);
 /* Baseline JPEG of an RGB24 image surface (4:4:4, so colour edges stay sharp), for embedding in
  * PDF without re-compressing raw pixels. Deterministic: no time stamps. */
 GBytes *cs_photo_encode_jpeg(cairo_surface_t *image, int quality, GError **error);

@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include "artwork.h"
+#include "photo.h"
 #include "render-private.h"
 
 static gboolean wanted(const cs_element_t *e, cs_render_target_t target) {
@@ -22,6 +23,12 @@ static gboolean wanted(const cs_element_t *e, cs_render_target_t target) {
     return e->panel == CS_PANEL_K && e->type == CS_EL_QR;
   }
   return FALSE;
+}
+
+/* The targets the photo is on. */
+static gboolean photo_target(cs_render_target_t target) {
+  return target == CS_RENDER_COMPOSITE || target == CS_RENDER_COLOUR ||
+         target == CS_RENDER_COLOUR_TEXT;
 }
 
 /* Black for K and overlay: the panel decides the colour, not the layout's colour. */
@@ -88,6 +95,20 @@ static void stroke_style(cairo_t *cr, const cs_element_t *e) {
 static gboolean is_vector(cairo_t *cr) {
   cairo_surface_type_t t = cairo_surface_get_type(cairo_get_target(cr));
   return t != CAIRO_SURFACE_TYPE_IMAGE;
+}
+
+/* A PDF writes a guilloche's curves as they are: cairo flattens them only to measure the
+ * stroke's extents, which its PDF backend does again on every page that shows the design,
+ * counting a line as at least one device unit wide. Flattening and cairo's polygonal pen each
+ * fall short of the curve by at most the tolerance, so while twice the tolerance plus half the
+ * line's width stays within half a unit the measure still holds all the ink (no clip the ink
+ * needs is dropped) at a fraction of the cost of cairo's default tolerance. */
+static double measure_tolerance(cairo_t *cr, double width) {
+  double wx = width, wy = 0, hx = 0, hy = width;
+  cairo_user_to_device_distance(cr, &wx, &wy);
+  cairo_user_to_device_distance(cr, &hx, &hy);
+  double w = MAX(hypot(wx, wy), hypot(hx, hy));
+  return (MAX(w, 1.0) - w) / 4;
 }
 
 /* QR modules: in a raster, each module is snapped to whole device pixels so that it is
@@ -159,6 +180,8 @@ static void draw_qr(cairo_t *cr, const card_side_t *cs, const cs_element_t *e,
   cairo_restore(cr);
 }
 
+#define SPECIMEN_QR_LINE_MM 0.2
+
 static void draw_specimen_qr(cairo_t *cr, const cs_element_t *e, cs_render_target_t target) {
   if (target == CS_RENDER_K || target == CS_RENDER_OVERLAY || target == CS_RENDER_K_QR)
     return;
@@ -166,7 +189,7 @@ static void draw_specimen_qr(cairo_t *cr, const cs_element_t *e, cs_render_targe
   cairo_rectangle(cr, e->x, e->y, e->w, e->h);
   cairo_fill(cr);
   cairo_set_source_rgb(cr, 0.8, 0.1, 0.1);
-  cairo_set_line_width(cr, 0.2);
+  cairo_set_line_width(cr, SPECIMEN_QR_LINE_MM);
   cairo_rectangle(cr, e->x + 0.1, e->y + 0.1, e->w - 0.2, e->h - 0.2);
   cairo_move_to(cr, e->x, e->y);
   cairo_line_to(cr, e->x + e->w, e->y + e->h);
@@ -188,11 +211,41 @@ static void draw_text(cairo_t *cr, const text_item_t *t, cs_render_target_t targ
   cairo_restore(cr);
 }
 
+/* In a raster drawn square to its pixels (planes, previews), the photo is resampled to those
+ * pixels here and copied in under the box's clip: the same filter as cairo's GOOD, without its
+ * general convolution, which took a third of the planes' time. FALSE: not such a raster. */
+static gboolean draw_photo_resampled(cairo_t *cr, cairo_surface_t *img, const cs_element_t *e) {
+  cairo_matrix_t m;
+  cairo_get_matrix(cr, &m);
+  if (is_vector(cr) || m.xy != 0 || m.yx != 0 || m.xx <= 0 || m.yy <= 0)
+    return FALSE;
+  double x0 = e->x, y0 = e->y, x1 = e->x + e->w, y1 = e->y + e->h;
+  cairo_user_to_device(cr, &x0, &y0);
+  cairo_user_to_device(cr, &x1, &y1);
+  cairo_surface_t *target = cairo_get_target(cr);
+  /* only the pixels the box touches on the surface */
+  int i0 = MAX(0, (int)floor(x0)), j0 = MAX(0, (int)floor(y0));
+  int i1 = MIN(cairo_image_surface_get_width(target), (int)ceil(x1));
+  int j1 = MIN(cairo_image_surface_get_height(target), (int)ceil(y1));
+  if (i1 <= i0 || j1 <= j0)
+    return TRUE;
+  cairo_surface_t *scaled =
+      cs_photo_resample(img, x0 - i0, y0 - j0, x1 - x0, y1 - y0, i1 - i0, j1 - j0);
+  cairo_save(cr);
+  cairo_rectangle(cr, e->x, e->y, e->w, e->h);
+  cairo_clip(cr);
+  cairo_identity_matrix(cr);
+  cairo_set_source_surface(cr, scaled, i0, j0); /* whole pixels: copied, not filtered */
+  cairo_paint(cr);
+  cairo_restore(cr);
+  cairo_surface_destroy(scaled);
+  return TRUE;
+}
+
 static void draw_photo(cairo_t *cr, const card_side_t *cs, const cs_element_t *e,
                        cs_render_target_t target) {
   cairo_surface_t *img = g_hash_table_lookup(cs->photos, e);
-  if (img && (target == CS_RENDER_COMPOSITE || target == CS_RENDER_COLOUR ||
-              target == CS_RENDER_COLOUR_TEXT)) {
+  if (img && photo_target(target) && !draw_photo_resampled(cr, img, e)) {
     int w = cairo_image_surface_get_width(img), h = cairo_image_surface_get_height(img);
     cairo_save(cr);
     cairo_rectangle(cr, e->x, e->y, e->w, e->h);
@@ -201,7 +254,11 @@ static void draw_photo(cairo_t *cr, const card_side_t *cs, const cs_element_t *e
     cairo_scale(cr, e->w / w, e->h / h);
     cairo_set_source_surface(cr, img, 0, 0);
     cairo_pattern_set_filter(cairo_get_source(cr), CAIRO_FILTER_GOOD);
-    cairo_pattern_set_extend(cairo_get_source(cr), CAIRO_EXTEND_PAD);
+    /* PAD keeps a raster's filter from fading the photo's edge. Not in a PDF: the image is
+     * scaled onto the clip exactly, and cairo would embed a padded copy as raw pixels in
+     * place of the photo's JPEG. */
+    cairo_pattern_set_extend(cairo_get_source(cr),
+                             is_vector(cr) ? CAIRO_EXTEND_NONE : CAIRO_EXTEND_PAD);
     cairo_paint(cr);
     cairo_restore(cr);
   }
@@ -213,8 +270,26 @@ static void draw_photo(cairo_t *cr, const card_side_t *cs, const cs_element_t *e
   }
 }
 
+/* Whether draw_element() puts anything on target for e. */
+static gboolean draws(const card_side_t *cs, const cs_element_t *e, cs_render_target_t target) {
+  switch (e->type) {
+  case CS_EL_INCLUDE:
+    return TRUE;
+  case CS_EL_PHOTO:
+    return (photo_target(target) && g_hash_table_contains(cs->photos, e)) ||
+           (e->stroke.set && wanted(e, target));
+  case CS_EL_QR: /* the symbol (and its quiet zone), or the specimen's crossed box */
+    return target != CS_RENDER_OVERLAY &&
+           (cs->qr || (target != CS_RENDER_K && target != CS_RENDER_K_QR));
+  default:
+    return wanted(e, target);
+  }
+}
+
 static void draw_element(const cs_card_t *card, const card_side_t *cs, const cs_element_t *e,
                          cairo_t *cr, cs_render_target_t target) {
+  if (!draws(cs, e, target))
+    return;
   if (e->type == CS_EL_INCLUDE) {
     card_side_t *inc = cs_card_find_side(card, e->include_side);
     cairo_save(cr);
@@ -249,10 +324,15 @@ static void draw_element(const cs_card_t *card, const card_side_t *cs, const cs_
     cairo_rectangle(cr, e->x, e->y, e->w, e->h);
     cairo_fill(cr);
     break;
-  case CS_EL_GUILLOCHE:
+  case CS_EL_GUILLOCHE: {
     set_paint(cr, &e->stroke, e, target);
+    double tolerance = cairo_get_tolerance(cr);
+    if (is_vector(cr)) /* rasters keep cairo's */
+      cairo_set_tolerance(cr, MAX(tolerance, measure_tolerance(cr, e->stroke_width)));
     cs_artwork_guilloche(cr, e);
+    cairo_set_tolerance(cr, tolerance);
     break;
+  }
   case CS_EL_RECT:
     rounded_rect(cr, e->x, e->y, e->w, e->h, e->radius);
     if (e->fill.set) {
@@ -342,6 +422,105 @@ void cs_card_draw_range(const cs_card_t *card, const card_side_t *cs, cairo_t *c
     draw_element(card, cs, els->pdata[i], cr, target);
   if (card->specimen)
     draw_specimen_mark(card, cs, cr, target);
+}
+
+/* ---- drawing into a kept surface: where each element draws ---- */
+
+#define EXTENTS_PAD_MM 0.3 /* beyond what an element measures: anti-aliasing, hinting */
+/* cairo's own estimate of a stroke reaches √2 x the miter limit (10) x its width from the
+ * path: a clip wider than that is one cairo drops, drawing exactly as without it */
+#define STROKE_REACH 15.0
+
+/* Grows rect to hold the box (user space) grown by pad, in whole device pixels and one more. */
+static void add_box(cairo_rectangle_int_t *rect, cairo_t *cr, double x, double y, double w,
+                    double h, double pad) {
+  double x0 = G_MAXDOUBLE, y0 = G_MAXDOUBLE, x1 = -G_MAXDOUBLE, y1 = -G_MAXDOUBLE;
+  for (int k = 0; k < 4; k++) {
+    double dx = k & 1 ? x + w + pad : x - pad, dy = k & 2 ? y + h + pad : y - pad;
+    cairo_user_to_device(cr, &dx, &dy);
+    x0 = MIN(x0, dx), x1 = MAX(x1, dx), y0 = MIN(y0, dy), y1 = MAX(y1, dy);
+  }
+  /* far past any surface: kept in range of int (and of cairo's fixed point) */
+  x0 = CLAMP(x0, -1e6, 1e6), x1 = CLAMP(x1, -1e6, 1e6);
+  y0 = CLAMP(y0, -1e6, 1e6), y1 = CLAMP(y1, -1e6, 1e6);
+  cairo_rectangle_int_t r = {(int)floor(x0) - 1, (int)floor(y0) - 1, 0, 0};
+  r.width = (int)ceil(x1) + 1 - r.x;
+  r.height = (int)ceil(y1) + 1 - r.y;
+  if (rect->width == 0) {
+    *rect = r;
+    return;
+  }
+  int rx1 = MAX(rect->x + rect->width, r.x + r.width);
+  int ry1 = MAX(rect->y + rect->height, r.y + r.height);
+  rect->x = MIN(rect->x, r.x), rect->y = MIN(rect->y, r.y);
+  rect->width = rx1 - rect->x, rect->height = ry1 - rect->y;
+}
+
+/* Where an element can draw, in device pixels; FALSE when that is not known. */
+static gboolean element_extents(const card_side_t *cs, const cs_element_t *e, cairo_t *cr,
+                                cairo_rectangle_int_t *rect) {
+  double pad = EXTENTS_PAD_MM + STROKE_REACH * e->stroke_width;
+  *rect = (cairo_rectangle_int_t){0, 0, 0, 0};
+  switch (e->type) {
+  case CS_EL_INCLUDE:
+  case CS_EL_SVG: /* another side; a drawing that may overflow its box */
+    return FALSE;
+  case CS_EL_LINE:
+    add_box(rect, cr, MIN(e->x, e->x2), MIN(e->y, e->y2), fabs(e->x2 - e->x),
+            fabs(e->y2 - e->y), pad);
+    return TRUE;
+  case CS_EL_TEXT:
+  case CS_EL_FIELD: {
+    /* fitting keeps the ink inside the box; its ink is counted as well */
+    const text_item_t *t = g_hash_table_lookup(cs->texts, e);
+    if (t)
+      add_box(rect, cr, t->placement.ink_x, t->placement.ink_y, t->placement.ink_w,
+              t->placement.ink_h, pad);
+    add_box(rect, cr, e->x, e->y, e->w, e->h, pad);
+    return TRUE;
+  }
+  case CS_EL_QR: /* modules are filled; the specimen's crossed box is stroked */
+    pad = EXTENTS_PAD_MM + (cs->qr ? 0 : STROKE_REACH * SPECIMEN_QR_LINE_MM);
+    add_box(rect, cr, e->x, e->y, e->w, e->h, pad);
+    return TRUE;
+  case CS_EL_BACKGROUND:
+  case CS_EL_GUILLOCHE:
+  case CS_EL_RECT:
+  case CS_EL_PHOTO:
+    add_box(rect, cr, e->x, e->y, e->w, e->h, pad);
+    return TRUE;
+  }
+  return FALSE;
+}
+
+gboolean cs_card_draw_range_tracked(const cs_card_t *card, const card_side_t *cs, cairo_t *cr,
+                                    cs_render_target_t target, guint first,
+                                    cairo_region_t *drawn) {
+  const GPtrArray *els = cs->side->elements;
+  if (target == CS_RENDER_OVERLAY || card->specimen)
+    return FALSE; /* the whole side: the varnish default, the SPECIMEN mark */
+  cairo_rectangle_int_t rect;
+  for (guint i = first; i < els->len; i++)
+    if (draws(cs, els->pdata[i], target) && !element_extents(cs, els->pdata[i], cr, &rect))
+      return FALSE;
+  for (guint i = first; i < els->len; i++) {
+    const cs_element_t *e = els->pdata[i];
+    if (!draws(cs, e, target))
+      continue;
+    element_extents(cs, e, cr, &rect);
+    cairo_region_union_rectangle(drawn, &rect);
+    /* clipped to it, in whole device pixels: nothing escapes, and no pixel inside changes */
+    cairo_save(cr);
+    cairo_matrix_t m;
+    cairo_get_matrix(cr, &m);
+    cairo_identity_matrix(cr);
+    cairo_rectangle(cr, rect.x, rect.y, rect.width, rect.height);
+    cairo_clip(cr);
+    cairo_set_matrix(cr, &m);
+    draw_element(card, cs, e, cr, target);
+    cairo_restore(cr);
+  }
+  return TRUE;
 }
 
 void cs_card_draw(const cs_card_t *card, const char *side, cairo_t *cr,

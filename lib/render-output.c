@@ -167,54 +167,163 @@ static void side_space(cairo_t *cr, const card_side_t *cs, double dpi, double of
   }
 }
 
-static cairo_surface_t *raster(const cs_card_t *card, const card_side_t *cs,
-                               cairo_format_t format, int width, int height, double dpi,
-                               double off_x, double off_y, double scale,
-                               cs_render_target_t target, gboolean round_corners) {
+/* A side's static prefix at one geometry and target, drawn once and kept by the renderer; for
+ * the planes, also a surface to draw cards on that is kept as well (the renderer is used by one
+ * thread at a time, as its caches already require), so that no card allocates, clears and
+ * copies megabytes of pixels: only what the last card drew is put back. */
+typedef struct {
+  cairo_surface_t *layer;
+  cairo_surface_t *work;  /* the layer, with the last card drawn inside `drawn` */
+  cairo_region_t *drawn;
+  guint8 *rgb;            /* an RGB24 layer as the colour plane's packed R, G, B rows */
+  guint8 *bits;           /* an A8 layer as a 1-bit plane */
+  /* nothing drawn: cairo draws onto a surface it knows to be clear in its own way (a coverage
+   * may differ by one), so a copy of this layer is a cleared surface, not copied pixels */
+  gboolean blank;
+} layer_t;
+
+void cs_layer_free(gpointer p) {
+  layer_t *l = p;
+  cairo_surface_destroy(l->layer);
+  if (l->work)
+    cairo_surface_destroy(l->work);
+  if (l->drawn)
+    cairo_region_destroy(l->drawn);
+  g_free(l->rgb);
+  g_free(l->bits);
+  g_free(l);
+}
+
+static layer_t *static_layer(const cs_card_t *card, const card_side_t *cs, cairo_format_t format,
+                             int width, int height, double dpi, double off_x, double off_y,
+                             double scale, cs_render_target_t target, gboolean round_corners) {
   cs_renderer_t *r = card->renderer;
   g_autofree char *key =
       g_strdup_printf("%p/%s/%d/%d/%dx%d/%.3f/%.4f/%.4f/%.6f/%d", (void *)card->layout,
                       cs->side->name, target, format, width, height, dpi, off_x, off_y, scale,
                       round_corners);
-  cairo_surface_t *layer = g_hash_table_lookup(r->layers, key);
-  if (layer == NULL) {
-    layer = cairo_image_surface_create(format, width, height);
-    cairo_t *cr = cairo_create(layer);
-    if (format == CAIRO_FORMAT_RGB24) {
-      cairo_set_source_rgb(cr, 1, 1, 1); /* white card: no ink */
-      cairo_paint(cr);
-    }
-    side_space(cr, cs, dpi, off_x, off_y, scale);
-    if (round_corners)
-      rounded_clip(cr, cs->side);
-    card_side_t prefix = *cs;
-    GPtrArray *only = g_ptr_array_new();
-    for (guint i = 0; i < cs->static_prefix; i++)
-      g_ptr_array_add(only, cs->side->elements->pdata[i]);
-    cs_side_t tmp = *cs->side;
-    tmp.elements = only;
-    prefix.side = &tmp;
-    cs_card_t plain = *card;
-    plain.specimen = FALSE;
-    if (target != CS_RENDER_OVERLAY) /* overlay defaults need the whole side: drawn below */
-      cs_card_draw_range(&plain, &prefix, cr, target, 0);
-    g_ptr_array_unref(only);
-    cairo_destroy(cr);
-    g_hash_table_insert(r->layers, g_strdup(key), layer);
+  layer_t *l = g_hash_table_lookup(r->layers, key);
+  if (l)
+    return l;
+  l = g_new0(layer_t, 1);
+  l->layer = cairo_image_surface_create(format, width, height);
+  cairo_t *cr = cairo_create(l->layer);
+  if (format == CAIRO_FORMAT_RGB24) {
+    cairo_set_source_rgb(cr, 1, 1, 1); /* white card: no ink */
+    cairo_paint(cr);
   }
-  cairo_surface_t *out = cairo_image_surface_create(format, width, height);
-  cairo_t *cr = cairo_create(out);
-  cairo_set_operator(cr, CAIRO_OPERATOR_SOURCE);
-  cairo_set_source_surface(cr, layer, 0, 0);
-  cairo_paint(cr);
-  cairo_set_operator(cr, CAIRO_OPERATOR_OVER);
   side_space(cr, cs, dpi, off_x, off_y, scale);
   if (round_corners)
     rounded_clip(cr, cs->side);
+  card_side_t prefix = *cs;
+  GPtrArray *only = g_ptr_array_new();
+  for (guint i = 0; i < cs->static_prefix; i++)
+    g_ptr_array_add(only, cs->side->elements->pdata[i]);
+  cs_side_t tmp = *cs->side;
+  tmp.elements = only;
+  prefix.side = &tmp;
+  cs_card_t plain = *card;
+  plain.specimen = FALSE;
+  if (target != CS_RENDER_OVERLAY) /* overlay defaults need the whole side: drawn below */
+    cs_card_draw_range(&plain, &prefix, cr, target, 0);
+  g_ptr_array_unref(only);
+  cairo_destroy(cr);
+  cairo_surface_flush(l->layer);
+  if (format != CAIRO_FORMAT_RGB24) {
+    const guint8 *d = cairo_image_surface_get_data(l->layer);
+    gsize n = (gsize)cairo_image_surface_get_stride(l->layer) * height, i = 0;
+    while (i < n && d[i] == 0)
+      i++;
+    l->blank = i == n;
+  }
+  g_hash_table_insert(r->layers, g_steal_pointer(&key), l);
+  return l;
+}
+
+/* Copies the pixels of rect (inside both) from one surface to another of the same format and
+ * size. */
+static void copy_rect(cairo_surface_t *from, cairo_surface_t *to,
+                      const cairo_rectangle_int_t *rect) {
+  int bpp = cairo_image_surface_get_format(from) == CAIRO_FORMAT_A8 ? 1 : 4;
+  int stride = cairo_image_surface_get_stride(from);
+  const guint8 *s = cairo_image_surface_get_data(from);
+  guint8 *d = cairo_image_surface_get_data(to);
+  for (int y = rect->y; y < rect->y + rect->height; y++) {
+    gsize at = (gsize)y * stride + (gsize)rect->x * bpp;
+    memcpy(d + at, s + at, (gsize)rect->width * bpp);
+  }
+}
+
+/* A context on out in the side's millimetres at that geometry. */
+static cairo_t *side_context(const card_side_t *cs, cairo_surface_t *out, double dpi,
+                             double off_x, double off_y, double scale, gboolean round_corners) {
+  cairo_t *cr = cairo_create(out);
+  side_space(cr, cs, dpi, off_x, off_y, scale);
+  if (round_corners)
+    rounded_clip(cr, cs->side);
+  return cr;
+}
+
+static cairo_surface_t *raster(const cs_card_t *card, const card_side_t *cs,
+                               cairo_format_t format, int width, int height, double dpi,
+                               double off_x, double off_y, double scale,
+                               cs_render_target_t target, gboolean round_corners) {
+  layer_t *l = static_layer(card, cs, format, width, height, dpi, off_x, off_y, scale, target,
+                            round_corners);
+  cairo_surface_t *out = cairo_image_surface_create(format, width, height);
+  if (!l->blank) {
+    cairo_surface_flush(out);
+    memcpy(cairo_image_surface_get_data(out), cairo_image_surface_get_data(l->layer),
+           (gsize)cairo_image_surface_get_stride(out) * height);
+    cairo_surface_mark_dirty(out);
+  }
+  cairo_t *cr = side_context(cs, out, dpi, off_x, off_y, scale, round_corners);
   cs_card_draw_range(card, cs, cr, target, target == CS_RENDER_OVERLAY ? 0 : cs->static_prefix);
   cairo_destroy(cr);
   cairo_surface_flush(out);
   return out;
+}
+
+/* As raster(), onto the layer's own work surface, which the renderer keeps: the pixels the last
+ * card drew are put back from the layer, and this card's elements are drawn each clipped to
+ * where it can draw (the layer's `drawn`), so that nothing outside that ever differs from the
+ * layer. */
+static layer_t *raster_kept(const cs_card_t *card, const card_side_t *cs, cairo_format_t format,
+                            int width, int height, double dpi, double off_x, double off_y,
+                            double scale, cs_render_target_t target) {
+  layer_t *l = static_layer(card, cs, format, width, height, dpi, off_x, off_y, scale, target,
+                            FALSE);
+  cairo_rectangle_int_t all = {0, 0, width, height};
+  if (l->work == NULL) {
+    l->work = cairo_image_surface_create(format, width, height);
+    l->drawn = cairo_region_create_rectangle(&all);
+  }
+  if (l->blank) {
+    cairo_t *clear = cairo_create(l->work);
+    cairo_set_operator(clear, CAIRO_OPERATOR_CLEAR);
+    cairo_paint(clear);
+    cairo_destroy(clear);
+  } else {
+    cairo_surface_flush(l->work);
+    for (int i = 0; i < cairo_region_num_rectangles(l->drawn); i++) {
+      cairo_rectangle_int_t rect;
+      cairo_region_get_rectangle(l->drawn, i, &rect);
+      copy_rect(l->layer, l->work, &rect);
+    }
+    cairo_surface_mark_dirty(l->work);
+  }
+  cairo_region_destroy(l->drawn);
+  l->drawn = cairo_region_create();
+  cairo_t *cr = side_context(cs, l->work, dpi, off_x, off_y, scale, FALSE);
+  guint first = target == CS_RENDER_OVERLAY ? 0 : cs->static_prefix;
+  if (!cs_card_draw_range_tracked(card, cs, cr, target, first, l->drawn)) {
+    cs_card_draw_range(card, cs, cr, target, first);
+    cairo_region_union_rectangle(l->drawn, &all);
+  }
+  cairo_region_intersect_rectangle(l->drawn, &all);
+  cairo_destroy(cr);
+  cairo_surface_flush(l->work);
+  return l;
 }
 
 cairo_surface_t *cs_card_render_image(const cs_card_t *card, const char *side, double dpi,
@@ -345,15 +454,67 @@ void cs_planes_free(cs_planes_t *p) {
   g_free(p);
 }
 
+/* cairo RGB24 (native-endian 0x00RRGGBB words) to packed R, G, B bytes. */
+static void rgb24_row_to_rgb(const guint32 *s, guint8 *d, int width) {
+  int x = 0;
+#if G_BYTE_ORDER == G_LITTLE_ENDIAN
+  /* four pixels into three words: swapped, a pixel's R, G, B are its low three bytes */
+  for (; x + 4 <= width; x += 4, d += 12) {
+    guint32 a = GUINT32_SWAP_LE_BE(s[x]) >> 8, b = GUINT32_SWAP_LE_BE(s[x + 1]) >> 8;
+    guint32 c = GUINT32_SWAP_LE_BE(s[x + 2]) >> 8, e = GUINT32_SWAP_LE_BE(s[x + 3]) >> 8;
+    guint32 w[3] = {a | b << 24, b >> 8 | c << 16, c >> 16 | e << 8};
+    memcpy(d, w, sizeof w);
+  }
+#endif
+  for (; x < width; x++, d += 3) {
+    d[0] = (guint8)(s[x] >> 16);
+    d[1] = (guint8)(s[x] >> 8);
+    d[2] = (guint8)s[x];
+  }
+}
+
+/* A8 coverage to 1 bit per dot, most significant bit first, for the bytes holding dots x0 to
+ * x1 - 1 of a row of width dots: half-covered dots go to ink, so text keeps its weight. */
+static void threshold_row(const guint8 *row, guint8 *out, guint x0, guint x1, guint width) {
+  for (guint x = x0 / 8 * 8; x < x1; x += 8) {
+    guint n = MIN(8u, width - x);
+    guint64 word = 0;
+    if (n == 8)
+      memcpy(&word, row + x, 8);
+    guint8 b = 0;
+    /* most of a K or overlay plane is blank: eight dots at a time */
+    if (n < 8 || (word & G_GUINT64_CONSTANT(0x8080808080808080)) != 0)
+      for (guint k = 0; k < n; k++)
+        b |= (guint8)((row[x + k] >> 7) << (7 - k));
+    out[x / 8] = b;
+  }
+}
+
 static guint8 *threshold(cairo_surface_t *a8, guint width, guint height, gsize *stride) {
   *stride = (width + 7) / 8;
-  guint8 *bits = g_malloc0(*stride * height);
+  guint8 *bits = g_malloc(*stride * height);
   const guint8 *src = cairo_image_surface_get_data(a8);
   int sstride = cairo_image_surface_get_stride(a8);
   for (guint y = 0; y < height; y++)
-    for (guint x = 0; x < width; x++)
-      if (src[y * sstride + x] >= 128) /* half-covered dots go to ink: text keeps its weight */
-        bits[y * *stride + x / 8] |= (guint8)(0x80 >> (x % 8));
+    threshold_row(src + (gsize)y * sstride, bits + y * *stride, 0, width, width);
+  return bits;
+}
+
+/* A kept A8 layer's 1-bit plane: the layer's, thresholded once, and what the card drew. */
+static guint8 *threshold_kept(layer_t *l, guint width, guint height, gsize *stride) {
+  if (l->bits == NULL)
+    l->bits = threshold(l->layer, width, height, stride);
+  *stride = (width + 7) / 8;
+  guint8 *bits = g_memdup2(l->bits, *stride * height);
+  const guint8 *src = cairo_image_surface_get_data(l->work);
+  int sstride = cairo_image_surface_get_stride(l->work);
+  for (int i = 0; i < cairo_region_num_rectangles(l->drawn); i++) {
+    cairo_rectangle_int_t r;
+    cairo_region_get_rectangle(l->drawn, i, &r);
+    for (int y = r.y; y < r.y + r.height; y++)
+      threshold_row(src + (gsize)y * sstride, bits + y * *stride, (guint)r.x,
+                    (guint)(r.x + r.width), width);
+  }
   return bits;
 }
 
@@ -384,39 +545,42 @@ cs_planes_t *cs_card_render_planes(const cs_card_t *card, const char *side,
   p->geometry = *g;
   p->geometry.scale = scale;
   int w = (int)g->width, h = (int)g->height;
-  cairo_surface_t *colour = raster(card, cs, CAIRO_FORMAT_RGB24, w, h, g->dpi, g->card_x_mm,
-                                   g->card_y_mm, scale, colour_target[g->k_policy], FALSE);
+  layer_t *colour = raster_kept(card, cs, CAIRO_FORMAT_RGB24, w, h, g->dpi, g->card_x_mm,
+                                g->card_y_mm, scale, colour_target[g->k_policy]);
   p->colour_stride = (gsize)w * 3;
-  p->colour = g_malloc(p->colour_stride * h);
-  const guint8 *src = cairo_image_surface_get_data(colour);
-  int sstride = cairo_image_surface_get_stride(colour);
-  for (int y = 0; y < h; y++) {
-    const guint32 *s = (const guint32 *)(src + y * sstride);
-    guint8 *d = p->colour + y * p->colour_stride;
-    for (int x = 0; x < w; x++) {
-      d[3 * x] = (guint8)(s[x] >> 16);
-      d[3 * x + 1] = (guint8)(s[x] >> 8);
-      d[3 * x + 2] = (guint8)s[x];
-    }
+  int sstride = cairo_image_surface_get_stride(colour->layer);
+  if (colour->rgb == NULL) {
+    /* the layer converted once; a card converts only what it drew */
+    const guint8 *src = cairo_image_surface_get_data(colour->layer);
+    colour->rgb = g_malloc(p->colour_stride * h);
+    for (int y = 0; y < h; y++)
+      rgb24_row_to_rgb((const guint32 *)(const void *)(src + (gsize)y * sstride),
+                       colour->rgb + y * p->colour_stride, w);
   }
-  cairo_surface_destroy(colour);
+  p->colour = g_memdup2(colour->rgb, p->colour_stride * h);
+  const guint8 *src = cairo_image_surface_get_data(colour->work);
+  for (int i = 0; i < cairo_region_num_rectangles(colour->drawn); i++) {
+    cairo_rectangle_int_t rect;
+    cairo_region_get_rectangle(colour->drawn, i, &rect);
+    for (int y = rect.y; y < rect.y + rect.height; y++)
+      rgb24_row_to_rgb((const guint32 *)(const void *)(src + (gsize)y * sstride) + rect.x,
+                       p->colour + y * p->colour_stride + 3 * (gsize)rect.x, rect.width);
+  }
   if (g->k_policy == CS_K_NONE) {
     p->k_stride = (g->width + 7) / 8;
     p->k = g_malloc0(p->k_stride * g->height);
   } else {
-    cairo_surface_t *k = raster(card, cs, CAIRO_FORMAT_A8, w, h, g->dpi, g->card_x_mm,
-                                g->card_y_mm, scale, k_target[g->k_policy], FALSE);
-    p->k = threshold(k, g->width, g->height, &p->k_stride);
-    cairo_surface_destroy(k);
+    layer_t *k = raster_kept(card, cs, CAIRO_FORMAT_A8, w, h, g->dpi, g->card_x_mm,
+                             g->card_y_mm, scale, k_target[g->k_policy]);
+    p->k = threshold_kept(k, g->width, g->height, &p->k_stride);
   }
   gboolean any_overlay = FALSE;
   for (guint i = 0; i < cs->side->elements->len; i++)
     any_overlay |= ((const cs_element_t *)cs->side->elements->pdata[i])->panel == CS_PANEL_OVERLAY;
   if (any_overlay) {
-    cairo_surface_t *ov = raster(card, cs, CAIRO_FORMAT_A8, w, h, g->dpi, g->card_x_mm,
-                                 g->card_y_mm, scale, CS_RENDER_OVERLAY, FALSE);
-    p->overlay = threshold(ov, g->width, g->height, &p->overlay_stride);
-    cairo_surface_destroy(ov);
+    layer_t *ov = raster_kept(card, cs, CAIRO_FORMAT_A8, w, h, g->dpi, g->card_x_mm,
+                              g->card_y_mm, scale, CS_RENDER_OVERLAY);
+    p->overlay = threshold_kept(ov, g->width, g->height, &p->overlay_stride);
   } else {
     /* no overlay elements: the side and its bleed are varnished, i.e. every dot */
     p->overlay_stride = (g->width + 7) / 8;

@@ -14,7 +14,7 @@ struct cs_renderer {
   GHashTable *layouts;      /* name -> cs_layout_t* */
   GHashTable *static_text;  /* const cs_element_t* -> text_item_t* (laid out once) */
   GHashTable *svg;          /* const cs_element_t* -> RsvgHandle* */
-  GHashTable *layers;       /* cache key -> cairo_surface_t* (static prefixes, raster) */
+  GHashTable *layers;       /* cache key -> layer_t* (static prefixes, raster: render-output.c) */
   GHashTable *recordings;   /* cache key -> cairo_surface_t* (static prefixes, vector) */
 };
 
@@ -43,10 +43,19 @@ struct cs_card {
   gboolean specimen;
   char *title;
   char *qr_text; /* the QR's payload, NULL for a specimen */
+  /* while laying out a signed card: the photo already made for the credential's hash */
+  const cs_element_t *signed_photo_el;
+  cairo_surface_t *signed_photo;
 };
 
 card_side_t *cs_card_find_side(const cs_card_t *card, const char *name);
 void cs_card_draw_range(const cs_card_t *card, const card_side_t *side, cairo_t *cr,
                         cs_render_target_t target, guint first);
+/* As cs_card_draw_range(), each element clipped to where it can draw, those places (device
+ * pixels of cr's target) added to drawn; FALSE, having drawn nothing, when they are not known. */
+gboolean cs_card_draw_range_tracked(const cs_card_t *card, const card_side_t *side, cairo_t *cr,
+                                    cs_render_target_t target, guint first,
+                                    cairo_region_t *drawn);
 gboolean cs_element_is_static(const cs_element_t *e);
 void text_item_free(gpointer p);
+void cs_layer_free(gpointer layer); /* a value of cs_renderer_t.layers */

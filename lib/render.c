@@ -53,8 +53,7 @@ cs_renderer_t *cs_renderer_new(const cs_catalogue_t *catalogue, const char *font
                                      (GDestroyNotify)cs_layout_free);
   r->static_text = g_hash_table_new_full(NULL, NULL, NULL, text_item_free);
   r->svg = g_hash_table_new_full(NULL, NULL, NULL, g_object_unref);
-  r->layers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-                                    (GDestroyNotify)cairo_surface_destroy);
+  r->layers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, cs_layer_free);
   r->recordings = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                         (GDestroyNotify)cairo_surface_destroy);
   return r;
@@ -359,7 +358,9 @@ static cairo_surface_t *prepare_photo(const cs_element_t *e, const cs_record_t *
 
 static gboolean photo_for(cs_card_t *card, card_side_t *cs, const cs_element_t *e,
                           const cs_record_t *record, GError **error) {
-  cairo_surface_t *shown = prepare_photo(e, record, error);
+  cairo_surface_t *shown = e == card->signed_photo_el
+                               ? cairo_surface_reference(card->signed_photo)
+                               : prepare_photo(e, record, error);
   if (shown == NULL)
     return FALSE;
   g_hash_table_insert(cs->photos, (gpointer)e, shown);
@@ -472,10 +473,15 @@ static gboolean lay_out_side(cs_card_t *card, const cs_side_t *side, const cs_re
   return TRUE;
 }
 
-cs_card_t *cs_card_new(cs_renderer_t *r, const cs_layout_t *layout, const cs_record_t *record,
-                       const char *qr_text, const char *const *sides, GError **error) {
+/* photo: the photo of photo_el, when the caller has made it already (NULL: none). */
+static cs_card_t *card_new(cs_renderer_t *r, const cs_layout_t *layout,
+                           const cs_record_t *record, const char *qr_text,
+                           const char *const *sides, const cs_element_t *photo_el,
+                           cairo_surface_t *photo, GError **error) {
   cs_i18n_init();
   g_autoptr(cs_card_t) card = g_new0(cs_card_t, 1);
+  card->signed_photo_el = photo_el;
+  card->signed_photo = photo;
   card->renderer = r;
   card->layout = layout;
   card->sides = g_ptr_array_new_with_free_func(card_side_free);
@@ -501,7 +507,14 @@ cs_card_t *cs_card_new(cs_renderer_t *r, const cs_layout_t *layout, const cs_rec
                   layout->name, sides[k]);
       return NULL;
     }
+  card->signed_photo_el = NULL;
+  card->signed_photo = NULL;
   return g_steal_pointer(&card);
+}
+
+cs_card_t *cs_card_new(cs_renderer_t *r, const cs_layout_t *layout, const cs_record_t *record,
+                       const char *qr_text, const char *const *sides, GError **error) {
+  return card_new(r, layout, record, qr_text, sides, NULL, NULL, error);
 }
 
 cs_card_t *cs_card_new_signed(cs_renderer_t *r, const cs_layout_t *layout,
@@ -514,8 +527,9 @@ cs_card_t *cs_card_new_signed(cs_renderer_t *r, const cs_layout_t *layout,
     if (((cs_element_t *)front->elements->pdata[i])->type == CS_EL_PHOTO)
       pe = front->elements->pdata[i];
   guint8 hash[CS_PHOTO_HASH_LENGTH];
+  cairo_surface_t *photo = NULL;
   if (pe) {
-    cairo_surface_t *photo = prepare_photo(pe, record, error);
+    photo = prepare_photo(pe, record, error);
     if (photo == NULL)
       return NULL;
     const unsigned char *jpeg = NULL;
@@ -523,13 +537,14 @@ cs_card_t *cs_card_new_signed(cs_renderer_t *r, const cs_layout_t *layout,
     cairo_surface_get_mime_data(photo, CAIRO_MIME_TYPE_JPEG, &jpeg, &len);
     g_autoptr(GBytes) bytes = g_bytes_new(jpeg, len);
     cs_credential_photo_hash(bytes, hash);
-    cairo_surface_destroy(photo);
   }
   g_autoptr(GBytes) claims = cs_credential_claims(record, pe ? hash : NULL, iat, error);
   g_autofree char *text = claims ? cs_credential_sign(claims, signer, NULL, error) : NULL;
-  if (text == NULL)
-    return NULL;
-  return cs_card_new(r, layout, record, text, sides, error);
+  /* the card prints the very photo hashed: made once, not again */
+  cs_card_t *card = text ? card_new(r, layout, record, text, sides, pe, photo, error) : NULL;
+  if (photo)
+    cairo_surface_destroy(photo);
+  return card;
 }
 
 const char *cs_card_qr_text(const cs_card_t *card) { return card->qr_text; }

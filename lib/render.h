@@ -20,7 +20,9 @@ typedef struct cs_renderer cs_renderer_t;
 typedef struct cs_card cs_card_t;
 
 /* Loads and checks the pinned fonts (fonts_dir NULL: default). The catalogue must outlive the
- * renderer. Layouts are loaded on first use and kept. */
+ * renderer. Layouts are loaded on first use and kept. A renderer, with the cards made with it,
+ * is used by one thread at a time: its caches, and the surfaces it keeps to draw printer planes
+ * on, are not locked. */
 cs_renderer_t *cs_renderer_new(const cs_catalogue_t *catalogue, const char *fonts_dir,
                                GError **error);
 void cs_renderer_free(cs_renderer_t *renderer);

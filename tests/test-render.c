@@ -308,6 +308,45 @@ static void check_planes(guint dpi) {
 static void test_planes_300(void) { check_planes(300); }
 static void test_planes_600(void) { check_planes(600); }
 
+static void assert_same_planes(const cs_planes_t *a, const cs_planes_t *b) {
+  guint h = a->geometry.height;
+  g_assert_cmpmem(a->colour, a->colour_stride * h, b->colour, b->colour_stride * h);
+  g_assert_cmpmem(a->k, a->k_stride * h, b->k, b->k_stride * h);
+  g_assert_cmpmem(a->overlay, a->overlay_stride * h, b->overlay, b->overlay_stride * h);
+}
+
+/* The renderer keeps the surfaces planes are drawn on and puts back only what the last card
+ * drew: a card's planes after other cards (another record, a specimen) are those of a renderer
+ * that never drew another card, for every K policy, on a calibrated geometry. */
+static void test_planes_after_other_cards(void) {
+  g_autoptr(cs_record_t) other = load_record("examples/renewal-old-style.json");
+  g_autoptr(cs_record_t) r = load_record("examples/special-operation.json");
+  cs_renderer_t *fresh = cs_renderer_new(catalogue, NULL, NULL);
+  const cs_layout_t *layout = cs_renderer_layout(renderer, NULL, r->type, NULL);
+  const cs_layout_t *fresh_layout = cs_renderer_layout(fresh, NULL, r->type, NULL);
+  cs_plane_geometry_t g;
+  cs_plane_geometry_init(&g, 1016, 648, 300);
+  g.scale = 0.995; /* nothing on whole pixels */
+  for (int policy = CS_K_LAYOUT; policy <= CS_K_NONE; policy++) {
+    g.k_policy = (cs_k_policy_t)policy;
+    for (guint s = 0; card_sides[s]; s++) {
+      g_autoptr(cs_card_t) o = lay_out(other, card_sides, NULL);
+      g_autoptr(cs_card_t) specimen = cs_card_new(renderer, layout, r, NULL, card_sides, NULL);
+      g_autoptr(cs_card_t) card = lay_out(r, card_sides, NULL);
+      g_autoptr(cs_card_t) alone = cs_card_new(fresh, fresh_layout, r, qr_text, card_sides, NULL);
+      g_autoptr(cs_planes_t) want = cs_card_render_planes(alone, card_sides[s], &g, NULL);
+      cs_planes_free(cs_card_render_planes(o, card_sides[s], &g, NULL));
+      g_autoptr(cs_planes_t) after_other = cs_card_render_planes(card, card_sides[s], &g, NULL);
+      assert_same_planes(after_other, want);
+      cs_planes_free(cs_card_render_planes(specimen, card_sides[s], &g, NULL));
+      cs_planes_free(cs_card_render_planes(o, card_sides[s], &g, NULL));
+      g_autoptr(cs_planes_t) again = cs_card_render_planes(card, card_sides[s], &g, NULL);
+      assert_same_planes(again, want);
+    }
+  }
+  cs_renderer_free(fresh);
+}
+
 /* ---- fitting ---- */
 
 static void assert_inside(const cs_card_t *card, const char *side) {
@@ -563,6 +602,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/render/pdf", test_pdf);
   g_test_add_func("/render/planes-300", test_planes_300);
   g_test_add_func("/render/planes-600", test_planes_600);
+  g_test_add_func("/render/planes-after-other-cards", test_planes_after_other_cards);
   g_test_add_func("/render/fit-long-values", test_fit_long_values);
   g_test_add_func("/render/fit-short-and-24", test_fit_short_and_24);
   g_test_add_func("/render/fit-every-catalogue-item", test_fit_every_catalogue_item);
