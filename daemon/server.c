@@ -2245,6 +2245,15 @@ static void request_started(SoupServer *soup, SoupServerMessage *msg, gpointer d
   g_signal_connect(msg, "accept-certificate", G_CALLBACK(accept_client_certificate), NULL);
 }
 
+/* libsoup 3.2 (Debian 12) never frees a keep-alive connection that its client closes between
+ * two requests (fixed upstream in libsoup d20c6601): each one kept a descriptor until, after
+ * about a thousand commands, the daemon could open no file. Every answer closes its
+ * connection instead; clients here make one request per connection anyway. */
+static void close_after_answer(SoupServer *soup, SoupServerMessage *msg, gpointer data) {
+  soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Connection",
+                               "close");
+}
+
 static gboolean setup_tls(cs_server_t *s, GError **error) {
   const cs_daemon_config_t *c = s->config;
   g_autoptr(GTlsCertificate) cert =
@@ -2289,6 +2298,7 @@ cs_server_t *cs_server_start(const cs_daemon_config_t *config, cs_store_t *store
   s->soup = soup_server_new(NULL, NULL);
   soup_server_add_early_handler(s->soup, NULL, early, s, NULL);
   soup_server_add_handler(s->soup, NULL, handle, s, NULL);
+  g_signal_connect(s->soup, "request-started", G_CALLBACK(close_after_answer), NULL);
   gboolean https = on_tcp && config->tls_cert && *config->tls_cert;
   g_autoptr(GError) local = NULL;
   gboolean ok = (!https || setup_tls(s, &local)) &&

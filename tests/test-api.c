@@ -408,6 +408,36 @@ static const struct {
     {"DELETE", "/v1/tokens/nobody", ADMIN},
 };
 
+static guint open_fds(void) {
+  g_autoptr(GDir) dir = g_dir_open("/proc/self/fd", 0, NULL);
+  g_assert_nonnull(dir);
+  guint n = 0;
+  while (g_dir_read_name(dir))
+    n++;
+  return n;
+}
+
+/* libsoup 3.2 kept every keep-alive connection its client closed: a descriptor per command,
+ * until the daemon could open no file. Each answer closes its connection. */
+static void test_connections_closed(void) {
+  guint before = open_fds();
+  for (int i = 0; i < 40; i++) {
+    g_autoptr(GSocketConnection) c = raw_connect();
+    static const char request[] = "GET /v1/health HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    write_all(c, request, strlen(request));
+    g_autofree char *answer = read_all(c); /* to the end: the server closed it */
+    g_assert_true(g_str_has_prefix(answer, "HTTP/1.1 200"));
+    g_assert_nonnull(strstr(answer, "Connection: close\r\n"));
+    g_io_stream_close(G_IO_STREAM(c), NULL, NULL);
+  }
+  guint after = open_fds();
+  for (int i = 0; i < 50 && after > before + 2; i++) { /* the server thread closes its side */
+    g_usleep(20000);
+    after = open_fds();
+  }
+  g_assert_cmpuint(after, <=, before + 2);
+}
+
 static void test_roles(void) {
   gint64 before = audit_count("api.refused");
   guint refusals = 0;
@@ -1546,6 +1576,7 @@ int main(int argc, char **argv) {
   setup();
   g_test_add_func("/api/health", test_health);
   g_test_add_func("/api/roles", test_roles);
+  g_test_add_func("/api/connections-closed", test_connections_closed);
   g_test_add_func("/api/bad-requests", test_bad_requests);
   g_test_add_func("/api/too-large", test_too_large);
   g_test_add_func("/api/submit", test_submit);
