@@ -689,9 +689,11 @@ static void test_server_down(void) {
   g_autoptr(cs_driver_t) d = cs_driver_open("cups://cards", &error);
   g_assert_no_error(error);
 
-  /* the server goes while the card waits in it: nobody can say what becomes of the job */
+  /* the server goes while the card waits in it: nobody can say what becomes of the job. The
+   * timeout leaves stop_thread time to see the job and stop cupsd on a loaded machine (at 1 s,
+   * under ASan, the job was sometimes timed out and cancelled while cupsd was still up). */
   g_autoptr(cs_driver_t) held =
-      cs_driver_open("cups://cards?timeout=1000&option-job-hold-until=indefinite", &error);
+      cs_driver_open("cups://cards?timeout=5000&option-job-hold-until=indefinite", &error);
   g_assert_no_error(error);
   GThread *t = g_thread_new("stop", stop_thread, NULL);
   gboolean printed = cs_driver_print(held, one_page_job(), &error);
