@@ -1538,18 +1538,6 @@ static void setup(void) {
   T.local = soup_session_new_with_options("remote-connectable", sock, NULL);
 }
 
-static void remove_tree(const char *path) {
-  g_autoptr(GDir) d = g_dir_open(path, 0, NULL);
-  for (const char *n; d && (n = g_dir_read_name(d));) {
-    g_autofree char *p = g_build_filename(path, n, NULL);
-    if (g_file_test(p, G_FILE_TEST_IS_DIR) && !g_file_test(p, G_FILE_TEST_IS_SYMLINK))
-      remove_tree(p);
-    else
-      g_unlink(p);
-  }
-  g_rmdir(path);
-}
-
 static void teardown(void) {
   g_main_loop_quit(T.loop);
   g_thread_join(T.thread);
@@ -1560,7 +1548,7 @@ static void teardown(void) {
   cs_store_close(T.store);
   for (guint i = 0; i < N_TOKENS; i++)
     g_free(T.tokens[i]);
-  remove_tree(T.dir);
+  testutil_remove_dir(T.dir);
   g_clear_pointer(&T.renderer, cs_renderer_free);
   g_clear_pointer(&T.catalogue, cs_catalogue_free);
   cs_daemon_config_free(T.config);

@@ -216,19 +216,6 @@ static void start_daemon(void) {
   }
 }
 
-static void remove_tree(const char *path) {
-  if (g_file_test(path, G_FILE_TEST_IS_DIR) && !g_file_test(path, G_FILE_TEST_IS_SYMLINK)) {
-    g_autoptr(GDir) d = g_dir_open(path, 0, NULL);
-    for (const char *n; d && (n = g_dir_read_name(d));) {
-      g_autofree char *child = g_build_filename(path, n, NULL);
-      remove_tree(child);
-    }
-    g_rmdir(path);
-  } else {
-    g_unlink(path);
-  }
-}
-
 static void stop_daemon(void) {
   if (fx.daemon) {
     g_subprocess_send_signal(fx.daemon, SIGTERM);
@@ -236,7 +223,7 @@ static void stop_daemon(void) {
     g_clear_object(&fx.daemon);
   }
   if (fx.dir)
-    remove_tree(fx.dir);
+    testutil_remove_dir(fx.dir);
   g_clear_pointer(&fx.dir, g_free);
   g_clear_pointer(&fx.socket, g_free);
   g_clear_pointer(&fx.server, g_free);

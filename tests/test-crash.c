@@ -78,19 +78,6 @@ static int daemon_stop(daemon_t *d, int sig) {
   return status;
 }
 
-static void remove_tree(const char *path) {
-  if (g_file_test(path, G_FILE_TEST_IS_DIR) && !g_file_test(path, G_FILE_TEST_IS_SYMLINK)) {
-    g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
-    for (const char *n; dir && (n = g_dir_read_name(dir));) {
-      g_autofree char *child = g_build_filename(path, n, NULL);
-      remove_tree(child);
-    }
-    g_rmdir(path);
-  } else {
-    g_unlink(path);
-  }
-}
-
 /* The example job with its photo embedded (the store keeps complete jobs), one per holder. */
 static void submit_jobs(cs_store_t *store) {
   g_autofree char *example = testutil_src("examples/special-operation.json");
@@ -338,7 +325,7 @@ static void test_kill9(void) {
                  "%" G_GINT64_FORMAT " audit entries, %.1f s", kills, attention, resigned,
                  g_hash_table_size(journal), checked, seconds);
   g_clear_pointer(&store, cs_store_close);
-  remove_tree(d.dir);
+  testutil_remove_dir(d.dir);
   g_free(d.dir);
   g_free(d.log);
 }

@@ -194,19 +194,6 @@ static int cli(const char *const *args, char **out) {
   return WEXITSTATUS(wait_status);
 }
 
-static void remove_tree(const char *path) {
-  if (g_file_test(path, G_FILE_TEST_IS_DIR) && !g_file_test(path, G_FILE_TEST_IS_SYMLINK)) {
-    g_autoptr(GDir) d = g_dir_open(path, 0, NULL);
-    for (const char *n; d && (n = g_dir_read_name(d));) {
-      g_autofree char *child = g_build_filename(path, n, NULL);
-      remove_tree(child);
-    }
-    g_rmdir(path);
-  } else {
-    g_unlink(path);
-  }
-}
-
 /* ---- set-up ---- */
 
 static void write_config(void) {
@@ -722,7 +709,7 @@ static void test_faults(void) {
 
   g_clear_pointer(&store, cs_store_close);
   g_clear_object(&fx.session);
-  remove_tree(fx.dir);
+  testutil_remove_dir(fx.dir);
 }
 
 /* ---- the emulator device on its own ---- */

@@ -50,19 +50,6 @@ static char *mount_problem; /* why the storage faults cannot be made here, or NU
 
 /* ---- small helpers ---- */
 
-static void remove_tree(const char *path) {
-  if (g_file_test(path, G_FILE_TEST_IS_DIR) && !g_file_test(path, G_FILE_TEST_IS_SYMLINK)) {
-    g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
-    for (const char *n; dir && (n = g_dir_read_name(dir));) {
-      g_autofree char *child = g_build_filename(path, n, NULL);
-      remove_tree(child);
-    }
-    g_rmdir(path);
-  } else {
-    g_unlink(path);
-  }
-}
-
 static void write_file(const char *path, const void *data, gssize len, int mode) {
   g_autoptr(GError) error = NULL;
   g_assert_true(g_file_set_contents(path, data, len, &error));
@@ -606,7 +593,7 @@ static void fx_teardown(fx_t *f) {
     waitpid(f->pid, NULL, 0);
   }
   umount2(f->state, MNT_DETACH);
-  remove_tree(f->dir);
+  testutil_remove_dir(f->dir);
   g_free(f->dir);
   g_free(f->state);
   g_free(f->printer);
@@ -1015,7 +1002,7 @@ static void start_setup(start_t *s) {
 }
 
 static void start_teardown(start_t *s) {
-  remove_tree(s->dir);
+  testutil_remove_dir(s->dir);
   g_free(s->dir);
   g_free(s->state);
   g_free(s->keys);

@@ -103,22 +103,6 @@ static gboolean setup(void) {
   return TRUE;
 }
 
-static void remove_tree(const char *path) {
-  GStatBuf st;
-  if (g_lstat(path, &st) != 0)
-    return;
-  if (S_ISDIR(st.st_mode)) {
-    g_autoptr(GDir) d = g_dir_open(path, 0, NULL);
-    for (const char *n; d && (n = g_dir_read_name(d));) {
-      g_autofree char *p = g_build_filename(path, n, NULL);
-      remove_tree(p);
-    }
-    g_rmdir(path);
-  } else {
-    g_unlink(path);
-  }
-}
-
 #define REQUIRE_TOKEN() \
   do { \
     if (module == NULL) { \
@@ -396,7 +380,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/pkcs11/unsupported", test_unsupported);
   int status = g_test_run();
   if (ready)
-    remove_tree(dir);
+    testutil_remove_dir(dir);
   g_free(dir);
   g_free(pin_file);
   g_free(module);

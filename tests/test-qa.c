@@ -356,19 +356,6 @@ static void test_cli(void) {
 }
 
 /* tmp holds report folders: remove depth first */
-static void remove_tree(const char *path) {
-  GDir *d = g_dir_open(path, 0, NULL);
-  for (const char *n; d && (n = g_dir_read_name(d)) != NULL;) {
-    g_autofree char *p = g_build_filename(path, n, NULL);
-    if (g_file_test(p, G_FILE_TEST_IS_DIR))
-      remove_tree(p);
-    else
-      g_unlink(p);
-  }
-  if (d)
-    g_dir_close(d);
-  g_rmdir(path);
-}
 
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
@@ -395,7 +382,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/qa/cli", test_cli);
   int rc = g_test_run();
   if (!g_getenv("CS_TEST_KEEP"))
-    remove_tree(tmp);
+    testutil_remove_dir(tmp);
   cs_renderer_free(renderer);
   g_ptr_array_unref(layouts);
   cs_catalogue_free(catalogue);

@@ -31,23 +31,6 @@ typedef struct {
   char *dir, *keys, *trust, *key, *cert;
 } fixture_t;
 
-static void remove_tree(const char *path) {
-  GStatBuf st;
-  if (g_lstat(path, &st) != 0)
-    return;
-  if (S_ISDIR(st.st_mode)) {
-    g_chmod(path, 0700);
-    g_autoptr(GDir) d = g_dir_open(path, 0, NULL);
-    for (const char *n; d && (n = g_dir_read_name(d));) {
-      g_autofree char *p = g_build_filename(path, n, NULL);
-      remove_tree(p);
-    }
-    g_rmdir(path);
-  } else {
-    g_unlink(path);
-  }
-}
-
 static void fixture_init(fixture_t *f) {
   g_autoptr(GError) error = NULL;
   f->dir = g_dir_make_tmp("cs-signer-XXXXXX", &error);
@@ -61,7 +44,7 @@ static void fixture_init(fixture_t *f) {
 }
 
 static void fixture_clear(fixture_t *f) {
-  remove_tree(f->dir);
+  testutil_remove_dir(f->dir);
   g_free(f->dir);
   g_free(f->keys);
   g_free(f->trust);

@@ -46,10 +46,15 @@ char *testutil_id(const char *area, const char *birth, const char *seq) {
 }
 
 void testutil_remove_dir(const char *dir) {
+  g_chmod(dir, 0700); /* a test may have taken its permissions away */
   g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
   for (const char *n; d && (n = g_dir_read_name(d));) {
     g_autofree char *p = g_build_filename(dir, n, NULL);
-    g_unlink(p);
+    /* a link goes, never what it points to */
+    if (g_file_test(p, G_FILE_TEST_IS_DIR) && !g_file_test(p, G_FILE_TEST_IS_SYMLINK))
+      testutil_remove_dir(p);
+    else
+      g_unlink(p);
   }
   g_rmdir(dir);
 }

@@ -14,7 +14,7 @@ JsonNode *testutil_parse(const char *text);
  * value, or removes it when value is NULL. Intermediate objects must exist. */
 void testutil_set(JsonNode *root, const char *dotted, const char *value);
 char *testutil_to_string(JsonNode *root);
-/* Removes a flat temporary folder and the files in it. */
+/* Removes a temporary folder and everything below it. */
 void testutil_remove_dir(const char *dir);
 /* A valid ID number with the given 6-digit area, birth date YYYYMMDD and 3-digit sequence. */
 char *testutil_id(const char *area, const char *birth, const char *seq);
