@@ -569,17 +569,12 @@ static cs_side_t *parse_side(loader_t *l, JsonNode *n, const char *path) {
   return g_ptr_array_steal_index(holder, 0);
 }
 
-cs_layout_t *cs_layout_load(const char *path, GError **error) {
+/* name: the file name errors give; path: layout->path (NULL for data not from a file). */
+static cs_layout_t *load_data(const char *text, gsize len, const char *name, const char *path,
+                              const char *base_dir, GError **error) {
   cs_i18n_init();
-  g_autoptr(GBytes) bytes = cs_file_read(path, LAYOUT_MAX_BYTES, error);
-  if (bytes == NULL)
-    return NULL;
-  g_autofree char *base = g_path_get_basename(path);
-  g_autofree char *dir = g_path_get_dirname(path);
-  loader_t l = {base, error, FALSE, NULL, dir, EVP_MD_CTX_new()};
+  loader_t l = {name, error, FALSE, NULL, base_dir, EVP_MD_CTX_new()};
   EVP_DigestInit_ex(l.hash, EVP_sha256(), NULL);
-  gsize len = 0;
-  const char *text = g_bytes_get_data(bytes, &len);
   EVP_DigestUpdate(l.hash, text, len);
 
   g_autoptr(cs_layout_t) layout = g_new0(cs_layout_t, 1);
@@ -587,7 +582,7 @@ cs_layout_t *cs_layout_load(const char *path, GError **error) {
   layout->sides = g_ptr_array_new_with_free_func(side_free);
   g_autoptr(JsonParser) parser = json_parser_new_immutable();
   g_autoptr(GError) local = NULL;
-  if (!json_parser_load_from_data(parser, text ? text : "", (gssize)len, &local)) {
+  if (!json_parser_load_from_data(parser, text, (gssize)len, &local)) {
     fail(&l, "$", "%s", local->message);
     EVP_MD_CTX_free(l.hash);
     return NULL;
@@ -657,6 +652,24 @@ cs_layout_t *cs_layout_load(const char *path, GError **error) {
   for (unsigned int i = 0; i < md_len; i++)
     g_snprintf(layout->sha256 + 2 * i, 3, "%02x", md[i]);
   return g_steal_pointer(&layout);
+}
+
+cs_layout_t *cs_layout_load(const char *path, GError **error) {
+  g_autoptr(GBytes) bytes = cs_file_read(path, LAYOUT_MAX_BYTES, error);
+  if (bytes == NULL)
+    return NULL;
+  g_autofree char *base = g_path_get_basename(path);
+  g_autofree char *dir = g_path_get_dirname(path);
+  gsize len = 0;
+  const char *text = g_bytes_get_data(bytes, &len);
+  return load_data(text ? text : "", len, base, path, dir, error);
+}
+
+cs_layout_t *cs_layout_load_data(const char *data, gsize length, const char *name,
+                                 const char *base_dir, GError **error) {
+  g_return_val_if_fail(data != NULL || length == 0, NULL);
+  return load_data(data ? data : "", length, name ? name : "layout", NULL,
+                   base_dir ? base_dir : cs_layouts_dir(), error);
 }
 
 cs_layout_t *cs_layout_load_named(const char *name, GError **error) {

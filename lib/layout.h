@@ -114,6 +114,11 @@ const char *cs_layouts_dir(void);
 /* Loads and checks a layout file. Errors: CS_ERROR_IO, CS_ERROR_LAYOUT (file and JSON path in
  * the message). */
 cs_layout_t *cs_layout_load(const char *path, GError **error);
+/* The same from a layout already in memory. name: what error messages call it (NULL:
+ * "layout"); base_dir: where its "svg" files are (NULL: cs_layouts_dir()). layout->path is
+ * NULL. */
+cs_layout_t *cs_layout_load_data(const char *data, gsize length, const char *name,
+                                 const char *base_dir, GError **error);
 /* By name ("special-operation") from cs_layouts_dir(). */
 cs_layout_t *cs_layout_load_named(const char *name, GError **error);
 /* The default layout name for a certificate type. */

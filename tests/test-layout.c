@@ -660,6 +660,30 @@ static void test_field_names(void) {
   g_assert_false(cs_layout_field_known("review.5.due"));
 }
 
+/* cs_layout_load_data: the layout cs_layout_load gives, read only up to length; errors under
+ * the name given. */
+static void test_load_data(void) {
+  for (guint i = 0; i < G_N_ELEMENTS(shipped); i++) {
+    g_autoptr(cs_layout_t) from_file = load_named(shipped[i].name);
+    g_autofree char *rel = g_strconcat("layouts/", shipped[i].name, ".json", NULL);
+    g_autofree char *text = read_src(rel);
+    g_autofree char *padded = g_strconcat(text, "} trailing bytes past length", NULL);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(cs_layout_t) l =
+        cs_layout_load_data(padded, strlen(text), "in-memory.json", NULL, &error);
+    g_assert_no_error(error);
+    g_assert_nonnull(l);
+    g_assert_null(l->path);
+    g_assert_cmpstr(l->name, ==, from_file->name);
+    g_assert_cmpstr(l->sha256, ==, from_file->sha256);
+    g_assert_cmpuint(l->sides->len, ==, from_file->sides->len);
+  }
+  g_autoptr(GError) error = NULL;
+  g_assert_null(cs_layout_load_data("{\"format\": 1}", 13, "in-memory.json", NULL, &error));
+  g_assert_error(error, CS_ERROR, CS_ERROR_LAYOUT);
+  g_assert_true(g_str_has_prefix(error->message, "in-memory.json: $"));
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   for (guint i = 0; i < G_N_ELEMENTS(shipped); i++) {
@@ -688,5 +712,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/layout/load-named-refuses", test_load_named_refuses);
   g_test_add_func("/layout/default-name", test_default_name);
   g_test_add_func("/layout/field-names", test_field_names);
+  g_test_add_func("/layout/load-data", test_load_data);
   return g_test_run();
 }
