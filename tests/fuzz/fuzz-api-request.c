@@ -1,8 +1,8 @@
 /* The HTTP API as a client reaches it: each input is the raw bytes of one connection (one or
  * more requests), given to the real server (cs_server_start on a store in a temporary state
- * folder) over a socket pair, and read until the server closes it. That fuzzes libsoup's
- * request parser and our routing, authentication, query and header checks, idempotency keys,
- * JSON bodies, batches and job validation together.
+ * folder) over a socket pair, and read until the server has answered all of it. That fuzzes
+ * libsoup's request parser and our routing, authentication, query and header checks,
+ * idempotency keys, JSON bodies, batches and job validation together.
  *
  * Placeholders make the seeds usable with this run's secrets: "@issuer@", "@operator@",
  * "@qa@", "@auditor@" and "@admin@" become bearer tokens of those roles, "@qr@" the signed QR
@@ -10,7 +10,6 @@
  * afresh every RESET_EVERY inputs, so the store stays small; a crash that needs earlier inputs
  * is reproduced by running them in order (docs/fuzzing.md). */
 #include <errno.h>
-#include <fcntl.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>

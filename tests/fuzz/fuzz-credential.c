@@ -23,14 +23,16 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   /* QR text is a C string: what follows a NUL is not part of it */
   g_autofree char *text = g_strndup((const char *)data, size);
-  g_autoptr(cs_verify_result_t) v = cs_credential_verify(text, NULL, trust, FUZZ_CREDENTIAL_CLOCK);
+  g_autoptr(cs_verify_result_t) v =
+      cs_credential_verify(text, NULL, trust, FUZZ_CREDENTIAL_CLOCK);
   if (v == NULL || v->detail == NULL || cs_verify_status_name(v->status) == NULL)
     abort();
   /* a valid credential carries its record */
   if (v->status == CS_VERIFY_VALID && (v->record == NULL || v->record->name == NULL))
     abort();
   /* another issuer's prefix, as the verifier accepts for EU DCC-style texts */
-  g_autoptr(cs_verify_result_t) w = cs_credential_verify(text, "HC1:", trust, FUZZ_CREDENTIAL_CLOCK);
+  g_autoptr(cs_verify_result_t) w =
+      cs_credential_verify(text, "HC1:", trust, FUZZ_CREDENTIAL_CLOCK);
   if (w == NULL || w->detail == NULL)
     abort();
   return 0;
