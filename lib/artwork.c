@@ -14,31 +14,82 @@ static double next_unit(guint32 *state) {
 
 /* Curves are cubic Beziers built from the curve's analytic derivative (Hermite segments):
  * a few points per period instead of a dense polyline, so a PDF stays small and a raster
- * stays smooth at any resolution. */
+ * stays smooth at any resolution.
+ *
+ * Each line is drawn as the filled ribbon between its two offset curves at half the line's
+ * width, not as a stroke. The ink is the same (the lines are far flatter than their width:
+ * radius of curvature over 1 mm against 0.05 mm), but cairo's PDF backend measures every
+ * stroke by running its stroker again on each page that shows the design, while a fill is
+ * measured by its path's bounds: the stroked guilloche cost 5.5 ms of a batch card's 9. */
 typedef void (*curve_fn)(const cs_element_t *e, const double *p, double t, double *x, double *y,
-                         double *dx, double *dy);
+                         double *dx, double *dy, double *ddx, double *ddy);
 
-static void hermite(cairo_t *cr, const cs_element_t *e, const double *p, curve_fn f, double t0,
-                    double t1, int segments) {
+/* The curve offset by `off` along its normal (dy, dx rotated a quarter turn), and its
+ * derivative: the normal turns with the curve, so the offset's tangent is longer on the
+ * outside of a bend and shorter inside. */
+static void offset_at(const cs_element_t *e, const double *p, curve_fn f, double off, double t,
+                      double *x, double *y, double *dx, double *dy) {
+  double ddx, ddy;
+  f(e, p, t, x, y, dx, dy, &ddx, &ddy);
+  double s = hypot(*dx, *dy), nx = -*dy / s, ny = *dx / s;
+  double ds = (*dx * ddx + *dy * ddy) / s; /* d|D|/dt */
+  double dnx = (-ddy - nx * ds) / s, dny = (ddx - ny * ds) / s;
+  *x += off * nx;
+  *y += off * ny;
+  *dx += off * dnx;
+  *dy += off * dny;
+}
+
+/* One side of the ribbon from t0 to t1 (t1 < t0 runs backwards); `join` continues the path
+ * with a line instead of starting a new sub-path. */
+static void hermite(cairo_t *cr, const cs_element_t *e, const double *p, curve_fn f, double off,
+                    double t0, double t1, int segments, gboolean join) {
   double h = (t1 - t0) / segments, x, y, dx, dy;
-  f(e, p, t0, &x, &y, &dx, &dy);
-  cairo_move_to(cr, x, y);
+  offset_at(e, p, f, off, t0, &x, &y, &dx, &dy);
+  if (join)
+    cairo_line_to(cr, x, y);
+  else
+    cairo_move_to(cr, x, y);
   for (int k = 1; k <= segments; k++) {
     double x1, y1, dx1, dy1;
-    f(e, p, t0 + k * h, &x1, &y1, &dx1, &dy1);
+    offset_at(e, p, f, off, t0 + k * h, &x1, &y1, &dx1, &dy1);
     cairo_curve_to(cr, x + dx * h / 3, y + dy * h / 3, x1 - dx1 * h / 3, y1 - dy1 * h / 3, x1, y1);
     x = x1, y = y1, dx = dx1, dy = dy1;
   }
 }
 
+/* An open line: out along one side, back along the other, butt ends. Every ribbon winds the
+ * same way whatever its direction, so where lines cross the non-zero rule fills both. */
+static void open_ribbon(cairo_t *cr, const cs_element_t *e, const double *p, curve_fn f,
+                        double t0, double t1, int segments) {
+  double half = e->stroke_width / 2;
+  hermite(cr, e, p, f, half, t0, t1, segments, FALSE);
+  hermite(cr, e, p, f, -half, t1, t0, segments, TRUE);
+  cairo_close_path(cr);
+}
+
+/* A closed line: the two offset loops, in opposite directions, so only the band between them
+ * is inside. */
+static void closed_ribbon(cairo_t *cr, const cs_element_t *e, const double *p, curve_fn f,
+                          double t0, double t1, int segments) {
+  double half = e->stroke_width / 2;
+  hermite(cr, e, p, f, half, t0, t1, segments, FALSE);
+  cairo_close_path(cr);
+  hermite(cr, e, p, f, -half, t1, t0, segments, FALSE);
+  cairo_close_path(cr);
+}
+
 /* p: base, sign, phase, phase2, period2 */
 static void wave_at(const cs_element_t *e, const double *p, double t, double *x, double *y,
-                    double *dx, double *dy) {
+                    double *dx, double *dy, double *ddx, double *ddy) {
   double w1 = 2 * G_PI / e->period, w2 = 2 * G_PI / p[4], u = t - e->x;
+  double a1 = p[1] * e->amplitude, a2 = 0.35 * e->amplitude;
   *x = t;
-  *y = p[0] + p[1] * e->amplitude * sin(u * w1 + p[2]) + 0.35 * e->amplitude * sin(u * w2 + p[3]);
+  *y = p[0] + a1 * sin(u * w1 + p[2]) + a2 * sin(u * w2 + p[3]);
   *dx = 1;
-  *dy = p[1] * e->amplitude * w1 * cos(u * w1 + p[2]) + 0.35 * e->amplitude * w2 * cos(u * w2 + p[3]);
+  *dy = a1 * w1 * cos(u * w1 + p[2]) + a2 * w2 * cos(u * w2 + p[3]);
+  *ddx = 0;
+  *ddy = -a1 * w1 * w1 * sin(u * w1 + p[2]) - a2 * w2 * w2 * sin(u * w2 + p[3]);
 }
 
 /* Bands of interlaced sine waves, two families in counter-phase: the "rope" look of banknote
@@ -56,22 +107,26 @@ static void waves(cairo_t *cr, const cs_element_t *e) {
     int segments = (int)ceil(e->w / (MIN(e->period, p[4]) / 4));
     for (int family = 0; family < 2; family++) {
       p[1] = family ? -1 : 1;
-      hermite(cr, e, p, wave_at, e->x, e->x + e->w, segments);
+      open_ribbon(cr, e, p, wave_at, e->x, e->x + e->w, segments);
     }
   }
-  cairo_stroke(cr); /* one operation for the whole pattern: a PDF backend analyses each one */
+  cairo_fill(cr); /* one operation for the whole pattern: a PDF backend analyses each one */
 }
 
 /* p: cx, cy, r0, f, phase, lobes */
 static void ring_at(const cs_element_t *e, const double *p, double th, double *x, double *y,
-                    double *dx, double *dy) {
+                    double *dx, double *dy, double *ddx, double *ddy) {
   double a = e->amplitude * p[3], l = p[5];
   double r = p[2] + a * (0.5 + 0.5 * sin(l * th + p[4]));
   double dr = a * 0.5 * l * cos(l * th + p[4]);
-  *x = p[0] + r * cos(th);
-  *y = p[1] + r * sin(th);
-  *dx = dr * cos(th) - r * sin(th);
-  *dy = dr * sin(th) + r * cos(th);
+  double ddr = -a * 0.5 * l * l * sin(l * th + p[4]);
+  double c = cos(th), s = sin(th);
+  *x = p[0] + r * c;
+  *y = p[1] + r * s;
+  *dx = dr * c - r * s;
+  *dy = dr * s + r * c;
+  *ddx = ddr * c - 2 * dr * s - r * c;
+  *ddy = ddr * s + 2 * dr * c - r * s;
 }
 
 /* Nested wavy rings around the box's centre: a rosette, like the seals of security print. */
@@ -83,18 +138,16 @@ static void rosette(cairo_t *cr, const cs_element_t *e) {
     double f = 0.3 + 0.7 * (i + 1) / e->count;
     double p[6] = {e->x + e->w / 2, e->y + e->h / 2, radius * f - e->amplitude, f,
                    next_unit(&rng) * 2 * G_PI / lobes, lobes};
-    hermite(cr, e, p, ring_at, 0, 2 * G_PI, lobes * 4);
-    cairo_close_path(cr);
+    closed_ribbon(cr, e, p, ring_at, 0, 2 * G_PI, lobes * 4);
   }
-  cairo_stroke(cr);
+  cairo_fill(cr);
 }
 
 void cs_artwork_guilloche(cairo_t *cr, const cs_element_t *e) {
   cairo_save(cr);
   cairo_rectangle(cr, e->x, e->y, e->w, e->h);
   cairo_clip(cr);
-  cairo_set_line_width(cr, e->stroke_width);
-  cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
+  cairo_set_fill_rule(cr, CAIRO_FILL_RULE_WINDING);
   if (e->style == CS_GUILLOCHE_ROSETTE)
     rosette(cr, e);
   else

@@ -8,7 +8,8 @@
 
 G_BEGIN_DECLS
 
-/* Strokes the element's pattern inside its box (user space in mm), in the current source. */
+/* Draws the element's pattern of lines inside its box (user space in mm), in the current source
+ * (each line filled, not stroked: artwork.c says why). */
 void cs_artwork_guilloche(cairo_t *cr, const cs_element_t *element);
 
 G_END_DECLS

@@ -97,20 +97,6 @@ static gboolean is_vector(cairo_t *cr) {
   return t != CAIRO_SURFACE_TYPE_IMAGE;
 }
 
-/* A PDF writes a guilloche's curves as they are: cairo flattens them only to measure the
- * stroke's extents, which its PDF backend does again on every page that shows the design,
- * counting a line as at least one device unit wide. Flattening and cairo's polygonal pen each
- * fall short of the curve by at most the tolerance, so while twice the tolerance plus half the
- * line's width stays within half a unit the measure still holds all the ink (no clip the ink
- * needs is dropped) at a fraction of the cost of cairo's default tolerance. */
-static double measure_tolerance(cairo_t *cr, double width) {
-  double wx = width, wy = 0, hx = 0, hy = width;
-  cairo_user_to_device_distance(cr, &wx, &wy);
-  cairo_user_to_device_distance(cr, &hx, &hy);
-  double w = MAX(hypot(wx, wy), hypot(hx, hy));
-  return (MAX(w, 1.0) - w) / 4;
-}
-
 /* QR modules: in a raster, each module is snapped to whole device pixels so that it is
  * exactly N dots (4 or 3 at 300 dpi) with no resampling; in a PDF, exact millimetres. */
 static void draw_qr(cairo_t *cr, const card_side_t *cs, const cs_element_t *e,
@@ -326,11 +312,7 @@ static void draw_element(const cs_card_t *card, const card_side_t *cs, const cs_
     break;
   case CS_EL_GUILLOCHE: {
     set_paint(cr, &e->stroke, e, target);
-    double tolerance = cairo_get_tolerance(cr);
-    if (is_vector(cr)) /* rasters keep cairo's */
-      cairo_set_tolerance(cr, MAX(tolerance, measure_tolerance(cr, e->stroke_width)));
     cs_artwork_guilloche(cr, e);
-    cairo_set_tolerance(cr, tolerance);
     break;
   }
   case CS_EL_RECT:
