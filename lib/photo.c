@@ -439,12 +439,152 @@ static cairo_surface_t *orient(cairo_surface_t *src, int orientation, GError **e
   return dst;
 }
 
-cairo_surface_t *cs_photo_decode(GBytes *data, const cs_photo_limits_t *limits, GError **error) {
-  cs_i18n_init();
+/* A new surface with src's pixels. */
+static cairo_surface_t *copy_surface(cairo_surface_t *src, GError **error) {
+  int w = cairo_image_surface_get_width(src), h = cairo_image_surface_get_height(src);
+  cairo_surface_t *dst = new_surface((guint)w, (guint)h, error);
+  if (dst == NULL)
+    return NULL;
+  cairo_surface_flush(src);
+  /* the same format and width: the same stride */
+  memcpy(cairo_image_surface_get_data(dst), cairo_image_surface_get_data(src),
+         (gsize)cairo_image_surface_get_stride(src) * (gsize)h);
+  cairo_surface_mark_dirty(dst);
+  return dst;
+}
+
+/* A job's photo is decoded by validation and again, straight after, by the layout. The last
+ * photo decoded (when small: an ID photo, not a camera's) is kept with its bytes and limits, and
+ * the same bytes under the same limits get a copy of it instead of a second decode. Decoding
+ * is a function of those two alone, so what a caller gets is the same either way. */
+#define MEMO_MAX_PIXELS (2u * 1000u * 1000u)
+
+static struct {
+  GMutex lock;
+  GBytes *data;
+  cs_photo_limits_t limits;
+  cairo_surface_t *surface;
+} memo;
+
+static gboolean same_limits(const cs_photo_limits_t *a, const cs_photo_limits_t *b) {
+  return a->max_bytes == b->max_bytes && a->max_side == b->max_side &&
+         a->max_pixels == b->max_pixels;
+}
+
+static cairo_surface_t *memo_find(GBytes *data, const cs_photo_limits_t *limits) {
+  g_mutex_lock(&memo.lock);
+  cairo_surface_t *found = memo.data && same_limits(&memo.limits, limits) &&
+                                   g_bytes_equal(memo.data, data)
+                               ? cairo_surface_reference(memo.surface)
+                               : NULL;
+  g_mutex_unlock(&memo.lock);
+  return found;
+}
+
+static void memo_keep(GBytes *data, const cs_photo_limits_t *limits, cairo_surface_t *surface) {
+  g_mutex_lock(&memo.lock);
+  g_clear_pointer(&memo.data, g_bytes_unref);
+  g_clear_pointer(&memo.surface, cairo_surface_destroy);
+  memo.data = g_bytes_ref(data);
+  memo.limits = *limits;
+  memo.surface = surface;
+  g_mutex_unlock(&memo.lock);
+}
+
+static cairo_surface_t *decode(GBytes *data, const cs_photo_limits_t *limits, GError **error) {
   decoded_t out = {NULL, 1};
   if (!run(data, limits, NULL, RUN_DECODE, &out, error))
     return NULL;
   return orient(out.surface, out.orientation, error);
+}
+
+cairo_surface_t *cs_photo_decode(GBytes *data, const cs_photo_limits_t *limits, GError **error) {
+  cs_i18n_init();
+  cairo_surface_t *kept = memo_find(data, limits);
+  if (kept) {
+    cairo_surface_t *copy = copy_surface(kept, error);
+    cairo_surface_destroy(kept);
+    return copy;
+  }
+  cairo_surface_t *upright = decode(data, limits, error);
+  if (upright == NULL)
+    return NULL;
+  guint64 pixels = (guint64)cairo_image_surface_get_width(upright) *
+                   (guint64)cairo_image_surface_get_height(upright);
+  if (pixels > MEMO_MAX_PIXELS)
+    return upright;
+  /* the memo keeps this one; the caller gets a copy it may draw on */
+  cairo_surface_t *copy = copy_surface(upright, error);
+  if (copy == NULL) {
+    cairo_surface_destroy(upright);
+    return NULL;
+  }
+  memo_keep(data, limits, upright);
+  return copy;
+}
+
+/* ---- Pixels decoded when first drawn ---- */
+
+static const cairo_user_data_key_t deferred_key;
+
+cairo_surface_t *cs_photo_new_deferred(GBytes *jpeg, GError **error) {
+  gsize len = 0;
+  const guint8 *d = g_bytes_get_data(jpeg, &len);
+  if (cs_photo_sniff(d, len) != CS_PHOTO_JPEG) {
+    g_set_error(error, CS_ERROR, CS_ERROR_UNSUPPORTED, "a deferred photo must be a JPEG");
+    return NULL;
+  }
+  cs_photo_limits_t limits = CS_PHOTO_LIMITS_DEFAULT;
+  cs_photo_info_t info;
+  if (!cs_photo_probe(jpeg, &limits, &info, error))
+    return NULL;
+  /* cleared pixels until decoded; an encoder's own JPEG has no EXIF turn */
+  cairo_surface_t *s =
+      cairo_image_surface_create(CAIRO_FORMAT_RGB24, (int)info.width, (int)info.height);
+  if (cairo_surface_status(s) != CAIRO_STATUS_SUCCESS ||
+      cairo_surface_set_mime_data(s, CAIRO_MIME_TYPE_JPEG, d, len,
+                                  (cairo_destroy_func_t)g_bytes_unref,
+                                  g_bytes_ref(jpeg)) != CAIRO_STATUS_SUCCESS ||
+      cairo_surface_set_user_data(s, &deferred_key, g_bytes_ref(jpeg),
+                                  (cairo_destroy_func_t)g_bytes_unref) != CAIRO_STATUS_SUCCESS) {
+    g_set_error(error, CS_ERROR, CS_ERROR_FAILED, "cannot allocate a %u × %u image: %s",
+                info.width, info.height, cairo_status_to_string(cairo_surface_status(s)));
+    cairo_surface_destroy(s);
+    return NULL;
+  }
+  return s;
+}
+
+gboolean cs_photo_ensure_pixels(cairo_surface_t *surface, GError **error) {
+  static GMutex lock; /* a card's surfaces may be drawn from more than one thread */
+  g_mutex_lock(&lock);
+  GBytes *jpeg = cairo_surface_get_user_data(surface, &deferred_key);
+  gboolean ok = TRUE;
+  if (jpeg) {
+    cs_photo_limits_t limits = CS_PHOTO_LIMITS_DEFAULT;
+    /* not through the memo: it keeps the job's own photo for the next decode */
+    cs_i18n_init();
+    cairo_surface_t *decoded = decode(jpeg, &limits, error);
+    int w = cairo_image_surface_get_width(surface), h = cairo_image_surface_get_height(surface);
+    ok = decoded && cairo_image_surface_get_width(decoded) == w &&
+         cairo_image_surface_get_height(decoded) == h;
+    if (decoded && !ok)
+      g_set_error(error, CS_ERROR, CS_ERROR_PHOTO, "the embedded JPEG is not %d × %d", w, h);
+    if (ok) {
+      cairo_surface_flush(surface);
+      guint8 *dst = cairo_image_surface_get_data(surface);
+      const guint8 *src = cairo_image_surface_get_data(decoded);
+      int ds = cairo_image_surface_get_stride(surface), ss = cairo_image_surface_get_stride(decoded);
+      for (int y = 0; y < h; y++)
+        memcpy(dst + (gsize)y * ds, src + (gsize)y * ss, (gsize)w * 4);
+      cairo_surface_mark_dirty(surface);
+      cairo_surface_set_user_data(surface, &deferred_key, NULL, NULL);
+    }
+    if (decoded)
+      cairo_surface_destroy(decoded);
+  }
+  g_mutex_unlock(&lock);
+  return ok;
 }
 
 cairo_surface_t *cs_photo_fit(cairo_surface_t *photo, int width, int height) {

@@ -231,6 +231,15 @@ static gboolean draw_photo_resampled(cairo_t *cr, cairo_surface_t *img, const cs
 static void draw_photo(cairo_t *cr, const card_side_t *cs, const cs_element_t *e,
                        cs_render_target_t target) {
   cairo_surface_t *img = g_hash_table_lookup(cs->photos, e);
+  /* a PDF embeds the JPEG; anything else (a recording too: it may be replayed to pixels)
+   * needs the pixels */
+  if (img && photo_target(target) &&
+      cairo_surface_get_type(cairo_get_target(cr)) != CAIRO_SURFACE_TYPE_PDF) {
+    g_autoptr(GError) error = NULL;
+    /* our own encoder's JPEG, already probed: only memory can fail here */
+    if (!cs_photo_ensure_pixels(img, &error))
+      g_critical("photo of the card left blank: %s", error->message);
+  }
   if (img && photo_target(target) && !draw_photo_resampled(cr, img, e)) {
     int w = cairo_image_surface_get_width(img), h = cairo_image_surface_get_height(img);
     cairo_save(cr);

@@ -343,17 +343,11 @@ static cairo_surface_t *prepare_photo(const cs_element_t *e, const cs_record_t *
   cairo_surface_t *fitted = cs_photo_fit(photo, tw, th);
   cairo_surface_destroy(photo);
   /* PDF embeds the photo as this JPEG (no raw pixels through zlib); the pixels drawn
-   * everywhere else are the JPEG's own, so PDF, PNG and planes show the same photo */
+   * everywhere else are the JPEG's own, so PDF, PNG and planes show the same photo. They are
+   * decoded when a raster first draws them: a PDF never does. */
   g_autoptr(GBytes) jpeg = cs_photo_encode_jpeg(fitted, PHOTO_JPEG_QUALITY, error);
   cairo_surface_destroy(fitted);
-  cairo_surface_t *shown = jpeg ? cs_photo_decode(jpeg, &limits, error) : NULL;
-  if (shown == NULL)
-    return FALSE;
-  gsize len = 0;
-  const unsigned char *d = g_bytes_get_data(jpeg, &len);
-  cairo_surface_set_mime_data(shown, CAIRO_MIME_TYPE_JPEG, d, len,
-                              (cairo_destroy_func_t)g_bytes_unref, g_bytes_ref(jpeg));
-  return shown;
+  return jpeg ? cs_photo_new_deferred(jpeg, error) : NULL;
 }
 
 static gboolean photo_for(cs_card_t *card, card_side_t *cs, const cs_element_t *e,

@@ -469,6 +469,84 @@ static void test_fit_edges(void) {
   cairo_surface_destroy(plain);
 }
 
+/* ---- the last decode kept, and pixels decoded when drawn ---- */
+
+/* The same bytes again get the same pixels in a surface of their own: drawing on one changes
+ * neither the next decode nor the one kept. Other limits are checked anew: a photo decoded
+ * once is still refused by tighter limits. */
+static void test_decode_again(void) {
+  g_autoptr(GBytes) data = load("examples/photos/holder-male.jpg");
+  cairo_surface_t *a = decode_bytes(data);
+  guint32 first = pixel(a, 10, 10);
+  /* a copy of the bytes, not the same GBytes: the content is what counts */
+  gsize n = 0;
+  const void *d = g_bytes_get_data(data, &n);
+  g_autoptr(GBytes) again = g_bytes_new(d, n);
+  cairo_surface_t *b = decode_bytes(again);
+  g_assert_true(a != b);
+  g_assert_true(cairo_image_surface_get_data(a) != cairo_image_surface_get_data(b));
+  check_same(a, b, 0);
+  /* draw on the second one; a third decode is as the first */
+  cairo_t *cr = cairo_create(b);
+  cairo_set_source_rgb(cr, 1, 0, 1);
+  cairo_paint(cr);
+  cairo_destroy(cr);
+  g_assert_cmphex(pixel(b, 10, 10) & 0xFFFFFF, ==, 0xFF00FF);
+  cairo_surface_t *c = decode_bytes(data);
+  g_assert_cmphex(pixel(c, 10, 10), ==, first);
+  check_same(a, c, 0);
+  cs_photo_limits_t tight = CS_PHOTO_LIMITS_DEFAULT;
+  tight.max_pixels = 1000;
+  check_refused(data, &tight, CS_ERROR_TOO_LARGE);
+  /* another photo in between, then this one again */
+  cairo_surface_destroy(decode("examples/photos/holder-female.png"));
+  cairo_surface_t *e = decode_bytes(data);
+  check_same(a, e, 0);
+  cairo_surface_destroy(a);
+  cairo_surface_destroy(b);
+  cairo_surface_destroy(c);
+  cairo_surface_destroy(e);
+}
+
+/* A deferred surface: the JPEG's size, the JPEG as its mime data, cleared pixels until asked
+ * for, then exactly what a decode gives; asking twice is harmless; no JPEG, no surface. */
+static void test_deferred(void) {
+  g_autoptr(GBytes) jpeg = load("examples/photos/holder-male.jpg");
+  g_autoptr(GError) error = NULL;
+  cairo_surface_t *s = cs_photo_new_deferred(jpeg, &error);
+  g_assert_no_error(error);
+  check_size(s, 354, 472);
+  g_assert_cmpint(cairo_image_surface_get_format(s), ==, CAIRO_FORMAT_RGB24);
+  const unsigned char *mime = NULL;
+  unsigned long mime_len = 0;
+  cairo_surface_get_mime_data(s, CAIRO_MIME_TYPE_JPEG, &mime, &mime_len);
+  gsize n = 0;
+  const void *d = g_bytes_get_data(jpeg, &n);
+  g_assert_cmpmem(mime, mime_len, d, n);
+  g_assert_cmphex(pixel(s, 177, 100) & 0xFFFFFF, ==, 0);
+  g_assert_true(cs_photo_ensure_pixels(s, &error));
+  g_assert_no_error(error);
+  cairo_surface_t *decoded = decode_bytes(jpeg);
+  check_same(decoded, s, 0);
+  g_assert_true(cs_photo_ensure_pixels(s, &error));
+  check_same(decoded, s, 0);
+  cairo_surface_destroy(decoded);
+  cairo_surface_destroy(s);
+  /* a surface that was never deferred is left alone */
+  cairo_surface_t *plain = new_rgb24(4, 4);
+  set_pixel(plain, 1, 1, 0x123456);
+  g_assert_true(cs_photo_ensure_pixels(plain, &error));
+  g_assert_cmphex(pixel(plain, 1, 1) & 0xFFFFFF, ==, 0x123456);
+  cairo_surface_destroy(plain);
+  g_autoptr(GBytes) png = load("examples/photos/holder-female.png");
+  g_assert_null(cs_photo_new_deferred(png, &error));
+  g_assert_error(error, CS_ERROR, CS_ERROR_UNSUPPORTED);
+  g_clear_error(&error);
+  g_autoptr(GBytes) cut = g_bytes_new_from_bytes(jpeg, 0, 3);
+  g_assert_null(cs_photo_new_deferred(cut, &error));
+  g_assert_nonnull(error);
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   for (int n = 1; n <= 8; n++) {
@@ -490,5 +568,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/photo/fit/no-alias", test_fit_no_alias);
   g_test_add_func("/photo/fit/large-shrink", test_fit_large_shrink);
   g_test_add_func("/photo/fit/edges", test_fit_edges);
+  g_test_add_func("/photo/decode/again", test_decode_again);
+  g_test_add_func("/photo/deferred", test_deferred);
   return g_test_run();
 }
