@@ -17,10 +17,11 @@ static double next_unit(guint32 *state) {
  * stays smooth at any resolution.
  *
  * Each line is drawn as the filled ribbon between its two offset curves at half the line's
- * width, not as a stroke. The ink is the same (the lines are far flatter than their width:
- * radius of curvature over 1 mm against 0.05 mm), but cairo's PDF backend measures every
- * stroke by running its stroker again on each page that shows the design, while a fill is
- * measured by its path's bounds: the stroked guilloche cost 5.5 ms of a batch card's 9. */
+ * width, not as a stroke. The ink is the same as long as no line bends tighter than half its
+ * width (the layout loader checks: cs_artwork_guilloche_min_radius(); the shipped layouts keep
+ * 4.7 times that), but cairo's PDF backend measures every stroke by running its stroker again
+ * on each page that shows the design, while a fill is measured by its path's bounds: the
+ * stroked guilloche cost 5.5 ms of a batch card's 9. */
 typedef void (*curve_fn)(const cs_element_t *e, const double *p, double t, double *x, double *y,
                          double *dx, double *dy, double *ddx, double *ddy);
 
@@ -92,10 +93,16 @@ static void wave_at(const cs_element_t *e, const double *p, double t, double *x,
   *ddy = -a1 * w1 * w1 * sin(u * w1 + p[2]) - a2 * w2 * w2 * sin(u * w2 + p[3]);
 }
 
+/* What is done with each curve of a pattern: drawn as a ribbon, or measured. */
+typedef struct curve_visitor {
+  void (*curve)(struct curve_visitor *v, const cs_element_t *e, const double *p, curve_fn f,
+                double t0, double t1, int segments, gboolean closed);
+} curve_visitor_t;
+
 /* Bands of interlaced sine waves, two families in counter-phase: the "rope" look of banknote
  * backgrounds. Each curve is the sum of two sines of unrelated periods, so no two bands are
  * alike and a copy by hand or by scanner is hard to make exact. */
-static void waves(cairo_t *cr, const cs_element_t *e) {
+static void waves(curve_visitor_t *v, const cs_element_t *e) {
   guint32 rng = e->seed * 2654435761u + 1;
   for (int i = 0; i < e->count; i++) {
     double p[5];
@@ -107,10 +114,9 @@ static void waves(cairo_t *cr, const cs_element_t *e) {
     int segments = (int)ceil(e->w / (MIN(e->period, p[4]) / 4));
     for (int family = 0; family < 2; family++) {
       p[1] = family ? -1 : 1;
-      open_ribbon(cr, e, p, wave_at, e->x, e->x + e->w, segments);
+      v->curve(v, e, p, wave_at, e->x, e->x + e->w, segments, FALSE);
     }
   }
-  cairo_fill(cr); /* one operation for the whole pattern: a PDF backend analyses each one */
 }
 
 /* p: cx, cy, r0, f, phase, lobes */
@@ -130,7 +136,7 @@ static void ring_at(const cs_element_t *e, const double *p, double th, double *x
 }
 
 /* Nested wavy rings around the box's centre: a rosette, like the seals of security print. */
-static void rosette(cairo_t *cr, const cs_element_t *e) {
+static void rosette(curve_visitor_t *v, const cs_element_t *e) {
   guint32 rng = e->seed * 2654435761u + 7;
   double radius = MIN(e->w, e->h) / 2;
   int lobes = MAX(3, (int)round(e->period));
@@ -138,9 +144,29 @@ static void rosette(cairo_t *cr, const cs_element_t *e) {
     double f = 0.3 + 0.7 * (i + 1) / e->count;
     double p[6] = {e->x + e->w / 2, e->y + e->h / 2, radius * f - e->amplitude, f,
                    next_unit(&rng) * 2 * G_PI / lobes, lobes};
-    closed_ribbon(cr, e, p, ring_at, 0, 2 * G_PI, lobes * 4);
+    v->curve(v, e, p, ring_at, 0, 2 * G_PI, lobes * 4, TRUE);
   }
-  cairo_fill(cr);
+}
+
+static void visit(curve_visitor_t *v, const cs_element_t *e) {
+  if (e->style == CS_GUILLOCHE_ROSETTE)
+    rosette(v, e);
+  else
+    waves(v, e);
+}
+
+typedef struct {
+  curve_visitor_t base;
+  cairo_t *cr;
+} drawer_t;
+
+static void draw_curve(curve_visitor_t *v, const cs_element_t *e, const double *p, curve_fn f,
+                       double t0, double t1, int segments, gboolean closed) {
+  cairo_t *cr = ((drawer_t *)v)->cr;
+  if (closed)
+    closed_ribbon(cr, e, p, f, t0, t1, segments);
+  else
+    open_ribbon(cr, e, p, f, t0, t1, segments);
 }
 
 void cs_artwork_guilloche(cairo_t *cr, const cs_element_t *e) {
@@ -148,9 +174,36 @@ void cs_artwork_guilloche(cairo_t *cr, const cs_element_t *e) {
   cairo_rectangle(cr, e->x, e->y, e->w, e->h);
   cairo_clip(cr);
   cairo_set_fill_rule(cr, CAIRO_FILL_RULE_WINDING);
-  if (e->style == CS_GUILLOCHE_ROSETTE)
-    rosette(cr, e);
-  else
-    waves(cr, e);
+  drawer_t d = {{draw_curve}, cr};
+  visit(&d.base, e);
+  cairo_fill(cr); /* one operation for the whole pattern: a PDF backend analyses each one */
   cairo_restore(cr);
+}
+
+typedef struct {
+  curve_visitor_t base;
+  double min_radius;
+} measurer_t;
+
+/* Curvature |x'y'' - y'x''| / |D|^3, sampled 16 times a cubic: a cubic spans at most a quarter
+ * of the shortest period or lobe, so the tightest bend falls between samples at most 1/64 of a
+ * period apart. */
+static void measure_curve(curve_visitor_t *v, const cs_element_t *e, const double *p, curve_fn f,
+                          double t0, double t1, int segments, gboolean closed) {
+  (void)closed;
+  measurer_t *m = (measurer_t *)v;
+  int n = segments * 16;
+  for (int k = 0; k <= n; k++) {
+    double x, y, dx, dy, ddx, ddy;
+    f(e, p, t0 + (t1 - t0) * k / n, &x, &y, &dx, &dy, &ddx, &ddy);
+    double cross = fabs(dx * ddy - dy * ddx), speed = hypot(dx, dy);
+    if (cross > 0)
+      m->min_radius = MIN(m->min_radius, speed * speed * speed / cross);
+  }
+}
+
+double cs_artwork_guilloche_min_radius(const cs_element_t *e) {
+  measurer_t m = {{measure_curve}, G_MAXDOUBLE};
+  visit(&m.base, e);
+  return m.min_radius;
 }

@@ -6,6 +6,7 @@
 
 #include <json-glib/json-glib.h>
 
+#include "artwork.h"
 #include "config.h"
 #include "error.h"
 #include "i18n.h"
@@ -422,6 +423,17 @@ static cs_element_t *parse_element(loader_t *l, JsonNode *n, const char *path, c
     e->style = style;
     e->count = (int)count;
     e->seed = (guint)seed;
+    /* lines are drawn as ribbons (artwork.c): one bent tighter than half its width would fold
+     * over itself and leave holes where a stroke would not */
+    if (ok) {
+      double radius = cs_artwork_guilloche_min_radius(e);
+      if (radius < e->stroke_width / 2)
+        ok = fail(l, path,
+                  _("its lines bend tighter (radius %.3f mm) than half their width "
+                    "(%.3f mm): lower \"amplitude\", raise \"period\" (waves) or lower it "
+                    "(rosette lobes), or make \"stroke_width\" thinner"),
+                  radius, e->stroke_width / 2);
+    }
     break;
   }
   case CS_EL_RECT:

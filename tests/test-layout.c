@@ -555,6 +555,18 @@ static const broken_t broken[] = {
      {"sides.0.elements.+", "{\"type\": \"qr\", \"x\": 60, \"y\": 30, \"w\": 16, \"h\": 16, "
                             "\"ecc\": \"X\"}"},
      CS_ERROR_LAYOUT, {"$.sides[0].elements[2]: ", "\"ecc\" must be one of"}},
+    /* lines are filled ribbons: one bent tighter than half its width would fold over */
+    {"guilloche-rosette-too-tight", NULL,
+     {"sides.0.elements.+",
+      "{\"type\": \"guilloche\", \"style\": \"rosette\", \"stroke\": \"#00000040\", "
+      "\"x\": 10, \"y\": 10, \"w\": 30, \"h\": 30, \"count\": 6, \"period\": 40, "
+      "\"amplitude\": 4, \"stroke_width\": 0.4}"},
+     CS_ERROR_LAYOUT, {"$.sides[0].elements[2]: ", "bend tighter", "half their width (0.200 mm)"}},
+    {"guilloche-waves-too-tight", NULL,
+     {"sides.0.elements.+",
+      "{\"type\": \"guilloche\", \"stroke\": \"#00000040\", \"amplitude\": 6, "
+      "\"period\": 1, \"stroke_width\": 0.06}"},
+     CS_ERROR_LAYOUT, {"$.sides[0].elements[2]: ", "bend tighter", "\"stroke_width\""}},
 };
 
 static void test_broken(gconstpointer data) {
