@@ -152,14 +152,7 @@ static int serve(const cs_daemon_config_t *config) {
                  "empty one (docs/daemon.md, Faults)\n");
     return 1;
   }
-  gint64 recovered = cs_store_recover(store, "cardspoold", &error);
-  if (recovered < 0 || error) {
-    g_printerr("cardspoold: %s\n", error ? error->message : "recovery failed");
-    return 1;
-  }
-  if (recovered > 0)
-    g_warning("%" G_GINT64_FORMAT " job(s) were printing when the daemon stopped: they need "
-              "attention (cardspool list --state needs-attention)", recovered);
+  /* jobs a stop left printing: the spooler recovers them before its workers or the API run */
   cs_spooler_t *spooler = cs_spooler_start(config, &error);
   if (spooler == NULL) {
     g_printerr("cardspoold: %s\n", error->message);

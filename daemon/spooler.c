@@ -718,7 +718,8 @@ static gboolean recover(cs_spooler_t *sp, cs_store_t *store, GError **error) {
     return FALSE;
   if (n > 0)
     g_warning("%" G_GINT64_FORMAT " job(s) were printing when the spooler stopped: they need "
-              "attention (a card is never printed twice on a guess)", n);
+              "attention (a card is never printed twice on a guess; cardspool list --state "
+              "needs-attention)", n);
   gint64 after = 0;
   for (;;) {
     cs_job_filter_t filter = {.state = CS_JOB_RENDERED, .after_id = after, .limit = 1000};
