@@ -118,6 +118,7 @@ static void run_emulated(const char *uri, const cs_card_t *card, int cards) {
 static int bench(int cards);
 
 int main(int argc, char **argv) {
+  cs_memory_tune(); /* before any thread: io.h says why */
   int cards = 100;
   GOptionEntry entries[] = {{"cards", 0, 0, G_OPTION_ARG_INT, &cards, "cards per row", "N"},
                             {NULL, 0, 0, 0, NULL, NULL, NULL}};

@@ -29,6 +29,7 @@ static long peak_kib(void) {
 }
 
 int main(int argc, char **argv) {
+  cs_memory_tune(); /* before any thread: io.h says why */
   int cards = 200, batch = 0;
   GOptionEntry entries[] = {
       {"cards", 0, 0, G_OPTION_ARG_INT, &cards, "cards per measurement", "N"},

@@ -180,6 +180,7 @@ static int serve(const cs_daemon_config_t *config) {
 }
 
 int main(int argc, char **argv) {
+  cs_memory_tune(); /* before any thread: io.h says why */
   setlocale(LC_ALL, "");
   g_log_set_writer_func(log_writer, NULL, NULL);
   g_autofree char *config_path = NULL, *state_dir = NULL, *listen = NULL, *socket = NULL;

@@ -1,5 +1,9 @@
 #include "io.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -188,4 +192,11 @@ GBytes *cs_file_read_secret(const char *path, gsize max_bytes, GError **error) {
     return NULL;
   }
   return g_bytes_new_take(buf, got);
+}
+
+void cs_memory_tune(void) {
+#ifdef __GLIBC__
+  mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+  mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
+#endif
 }

@@ -34,4 +34,13 @@ gboolean cs_file_append_line(const char *path, const char *line, GError **error)
 const char *cs_resource_dir(const char *env_var, const char *installed, const char *source,
                             const char *probe_file);
 
+/* Process-wide memory tuning, for a program's main() before any thread starts (not for a
+ * library's callers to depend on). A card is a handful of multi-megabyte buffers (planes,
+ * panels, printer data); glibc maps each one afresh until a large free raises its adaptive
+ * threshold, and the renderer keeps its largest surfaces for the next card, so that free may
+ * never come: every buffer is then mapped, faulted in page by page and unmapped again, which
+ * made the printer encoders 6 times slower (5 -> 31 ms a card, bench-protocol). This starts
+ * glibc where its own adaptation ends (mmap above 32 MiB, trim above 64 MiB). */
+void cs_memory_tune(void);
+
 G_END_DECLS

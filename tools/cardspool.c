@@ -76,6 +76,7 @@ static void setup_locale(void) {
 }
 
 int main(int argc, char **argv) {
+  cs_memory_tune(); /* before any thread: io.h says why */
   setup_locale();
   cs_i18n_init();
   textdomain(GETTEXT_PACKAGE);
