@@ -7,64 +7,25 @@
 #include "scan.h"
 #include "testutil.h"
 
-typedef struct {
-  int status;
-  char *out;
-  char *err;
-} result_t;
-
-static void result_clear(result_t *r) {
-  g_free(r->out);
-  g_free(r->err);
-}
-
-/* Runs cardspool with args; env_extra is NULL or "NAME=value" strings. */
-static result_t run(const char *const *args, const char *const *env_extra) {
-  const char *exe = g_getenv("CS_TEST_CARDSPOOL");
-  g_assert_nonnull(exe);
-  g_autoptr(GPtrArray) argv = g_ptr_array_new();
-  g_ptr_array_add(argv, (char *)exe);
-  for (guint i = 0; args[i]; i++)
-    g_ptr_array_add(argv, (char *)args[i]);
-  g_ptr_array_add(argv, NULL);
-  g_auto(GStrv) env = g_get_environ();
-  env = g_environ_setenv(env, "LC_ALL", "C.UTF-8", TRUE);
-  env = g_environ_unsetenv(env, "LANGUAGE");
-  for (guint i = 0; env_extra && env_extra[i]; i++) {
-    g_auto(GStrv) kv = g_strsplit(env_extra[i], "=", 2);
-    env = g_environ_setenv(env, kv[0], kv[1], TRUE);
-  }
-  result_t r = {0};
-  g_autoptr(GError) error = NULL;
-  int wait_status = 0;
-  g_assert_true(g_spawn_sync(NULL, (char **)argv->pdata, env, G_SPAWN_DEFAULT, NULL, NULL,
-                             &r.out, &r.err, &wait_status, &error));
-  g_assert_no_error(error);
-  g_assert_true(WIFEXITED(wait_status));
-  r.status = WEXITSTATUS(wait_status);
-  g_test_message("exit %d\nstdout:\n%s\nstderr:\n%s", r.status, r.out, r.err);
-  return r;
-}
-
 static void test_examples_ok(void) {
   g_autofree char *a = testutil_src("examples/special-operation.json");
   g_autofree char *b = testutil_src("examples/safety-competence.json");
   g_autofree char *c = testutil_src("examples/renewal-old-style.json");
   g_autofree char *d = testutil_src("examples/batch.jsonl");
   const char *args[] = {"validate", a, b, c, d, NULL};
-  result_t r = run(args, NULL);
+  testutil_result_t r = testutil_cardspool(args, NULL);
   g_assert_cmpint(r.status, ==, 0);
   guint ok = 0;
   for (const char *p = r.out; (p = strstr(p, ": OK\n")); p++)
     ok++;
   g_assert_cmpuint(ok, ==, 6);
-  result_clear(&r);
+  testutil_result_clear(&r);
 }
 
 static void test_invalid_lines(void) {
   g_autofree char *bad = testutil_src("examples/invalid/typos-and-mistakes.json");
   const char *args[] = {"validate", bad, NULL};
-  result_t r = run(args, NULL);
+  testutil_result_t r = testutil_cardspool(args, NULL);
   g_assert_cmpint(r.status, ==, 1);
   /* FILE: PATH: CODE: MESSAGE, one per line */
   g_autofree char *want1 = g_strdup_printf("%s: $.record.issuing_authorty: json.unknown_member: "
@@ -77,18 +38,18 @@ static void test_invalid_lines(void) {
   g_assert_nonnull(strstr(r.out, ": $.record.valid_until: valid_until.length: "));
   g_assert_nonnull(strstr(r.out, ": $.record.photo: photo.unreadable: "));
   g_assert_null(strstr(r.out, "OK"));
-  result_clear(&r);
+  testutil_result_clear(&r);
 }
 
 static void test_chinese_messages_same_codes(void) {
   g_autofree char *bad = testutil_src("examples/invalid/typos-and-mistakes.json");
   const char *args[] = {"validate", bad, NULL};
-  result_t en = run(args, NULL);
+  testutil_result_t en = testutil_cardspool(args, NULL);
   const char *zh_env[] = {"LANGUAGE=zh_CN", NULL};
-  result_t zh = run(args, zh_env);
+  testutil_result_t zh = testutil_cardspool(args, zh_env);
   /* Operators with LANG=zh_CN.UTF-8 but no generated zh_CN locale still read Chinese. */
   const char *lang_env[] = {"LC_ALL=", "LANG=zh_CN.UTF-8", NULL};
-  result_t lang = run(args, lang_env);
+  testutil_result_t lang = testutil_cardspool(args, lang_env);
   g_assert_cmpint(zh.status, ==, 1);
   g_assert_nonnull(strstr(zh.out, "id_number.checksum: 校验码为 8，但按前 17 位计算应为 9"));
   g_assert_nonnull(strstr(lang.out, "校验码"));
@@ -104,16 +65,16 @@ static void test_chinese_messages_same_codes(void) {
     if (fe[0] && fe[1] && fe[2] && fe[3])
       g_assert_cmpstr(fe[3], !=, fz[3]); /* every message is translated */
   }
-  result_clear(&en);
-  result_clear(&zh);
-  result_clear(&lang);
+  testutil_result_clear(&en);
+  testutil_result_clear(&zh);
+  testutil_result_clear(&lang);
 }
 
 static void test_json_output(void) {
   g_autofree char *bad = testutil_src("examples/invalid/typos-and-mistakes.json");
   g_autofree char *good = testutil_src("examples/special-operation.json");
   const char *args[] = {"validate", "--json", good, bad, NULL};
-  result_t r = run(args, NULL);
+  testutil_result_t r = testutil_cardspool(args, NULL);
   g_assert_cmpint(r.status, ==, 1);
   g_auto(GStrv) lines = g_strsplit(g_strstrip(r.out), "\n", -1);
   g_assert_cmpuint(g_strv_length(lines), ==, 2);
@@ -126,7 +87,7 @@ static void test_json_output(void) {
   g_assert_cmpuint(json_array_get_length(problems), >=, 6);
   JsonObject *p0 = json_array_get_object_element(problems, 0);
   g_assert_cmpstr(json_object_get_string_member(p0, "code"), ==, "json.unknown_member");
-  result_clear(&r);
+  testutil_result_clear(&r);
 }
 
 static void test_jsonl_line_numbers(void) {
@@ -145,7 +106,7 @@ static void test_jsonl_line_numbers(void) {
   g_autofree char *content = g_strdup_printf("%s\n\n%s\n{broken\n", line1, line3);
   g_assert_true(g_file_set_contents(file, content, -1, NULL));
   const char *args[] = {"validate", file, NULL};
-  result_t r = run(args, NULL);
+  testutil_result_t r = testutil_cardspool(args, NULL);
   g_assert_cmpint(r.status, ==, 1);
   g_autofree char *l1 = g_strdup_printf("%s:1: OK\n", file);
   g_autofree char *l3 = g_strdup_printf("%s:3: $.record.sex: sex.mismatch: ", file);
@@ -154,49 +115,49 @@ static void test_jsonl_line_numbers(void) {
   g_assert_nonnull(strstr(r.out, l3));
   g_assert_nonnull(strstr(r.out, l4));
   g_assert_null(strstr(r.out, ":2:"));
-  result_clear(&r);
+  testutil_result_clear(&r);
   g_unlink(file);
   g_rmdir(dir);
 }
 
 static void test_exit_codes(void) {
   const char *none[] = {NULL};
-  result_t r = run(none, NULL);
+  testutil_result_t r = testutil_cardspool(none, NULL);
   g_assert_cmpint(r.status, ==, 2);
-  result_clear(&r);
+  testutil_result_clear(&r);
   const char *unknown[] = {"frobnicate", NULL};
-  r = run(unknown, NULL);
+  r = testutil_cardspool(unknown, NULL);
   g_assert_cmpint(r.status, ==, 2);
-  result_clear(&r);
+  testutil_result_clear(&r);
   const char *no_files[] = {"validate", NULL};
-  r = run(no_files, NULL);
+  r = testutil_cardspool(no_files, NULL);
   g_assert_cmpint(r.status, ==, 2);
-  result_clear(&r);
+  testutil_result_clear(&r);
   const char *bad_opt[] = {"validate", "--purpose=sell", "x.json", NULL};
-  r = run(bad_opt, NULL);
+  r = testutil_cardspool(bad_opt, NULL);
   g_assert_cmpint(r.status, ==, 2);
-  result_clear(&r);
+  testutil_result_clear(&r);
   const char *missing[] = {"validate", "/nonexistent/job.json", NULL};
-  r = run(missing, NULL);
+  r = testutil_cardspool(missing, NULL);
   g_assert_cmpint(r.status, ==, 3);
   g_assert_nonnull(strstr(r.err, "/nonexistent/job.json"));
-  result_clear(&r);
+  testutil_result_clear(&r);
   const char *help[] = {"--help", NULL};
-  r = run(help, NULL);
+  r = testutil_cardspool(help, NULL);
   g_assert_cmpint(r.status, ==, 0);
   g_assert_nonnull(strstr(r.out, "Exit codes"));
   g_assert_nonnull(strstr(r.out, "validate"));
-  result_clear(&r);
+  testutil_result_clear(&r);
   /* a broken data folder is an I/O failure, not "invalid input" */
   g_autofree char *dir = g_dir_make_tmp("cs-cli-XXXXXX", NULL);
   g_autofree char *env_kv = g_strdup_printf("CARDSPOOL_DATADIR=%s", dir);
   const char *env[] = {env_kv, NULL};
   g_autofree char *good = testutil_src("examples/special-operation.json");
   const char *args[] = {"validate", good, NULL};
-  r = run(args, env);
+  r = testutil_cardspool(args, env);
   g_assert_cmpint(r.status, ==, 3);
   g_assert_nonnull(strstr(r.err, "catalogue"));
-  result_clear(&r);
+  testutil_result_clear(&r);
   g_rmdir(dir);
 }
 
@@ -211,14 +172,14 @@ static void test_register_purpose(void) {
   g_autofree char *doc = json_to_string(node, TRUE);
   g_assert_true(g_file_set_contents(file, doc, -1, NULL));
   const char *print[] = {"validate", "--today=2026-11-29", file, NULL};
-  result_t r = run(print, NULL);
+  testutil_result_t r = testutil_cardspool(print, NULL);
   g_assert_cmpint(r.status, ==, 1);
   g_assert_nonnull(strstr(r.out, "photo.missing"));
-  result_clear(&r);
+  testutil_result_clear(&r);
   const char *reg[] = {"validate", "--today=2026-11-29", "--purpose=register", file, NULL};
-  r = run(reg, NULL);
+  r = testutil_cardspool(reg, NULL);
   g_assert_cmpint(r.status, ==, 0);
-  result_clear(&r);
+  testutil_result_clear(&r);
   g_unlink(file);
   g_rmdir(dir);
 }
@@ -228,14 +189,14 @@ static void test_render_outputs(void) {
   g_autofree char *job = testutil_src("examples/special-operation.json");
   g_autofree char *batch = testutil_src("examples/batch.jsonl");
   const char *png[] = {"render", "--today=2026-11-29", "--format=png", "-o", dir, job, NULL};
-  result_t r = run(png, NULL);
+  testutil_result_t r = testutil_cardspool(png, NULL);
   g_assert_cmpint(r.status, ==, 0);
-  result_clear(&r);
+  testutil_result_clear(&r);
   const char *planes[] = {"render", "--today=2026-11-29", "--format=planes", "--side=front",
                           "-o", dir, job, NULL};
-  r = run(planes, NULL);
+  r = testutil_cardspool(planes, NULL);
   g_assert_cmpint(r.status, ==, 0);
-  result_clear(&r);
+  testutil_result_clear(&r);
   const char *names[] = {"special-operation-front.png", "special-operation-back.png",
                          "special-operation-front-colour.png", "special-operation-front-k.png",
                          "special-operation-front-overlay.png"};
@@ -247,11 +208,11 @@ static void test_render_outputs(void) {
   /* a batch into one file: one multi-page PDF, two pages a card */
   g_autofree char *pdf = g_build_filename(dir, "batch.pdf", NULL);
   const char *many[] = {"render", "--today=2026-11-29", "-o", pdf, batch, NULL};
-  r = run(many, NULL);
+  r = testutil_cardspool(many, NULL);
   g_assert_cmpint(r.status, ==, 0);
   g_assert_nonnull(strstr(r.out, "6 pages"));
   g_assert_nonnull(strstr(r.out, "3 rendered, 0 refused"));
-  result_clear(&r);
+  testutil_result_clear(&r);
   g_autofree char *head = NULL;
   gsize len = 0;
   g_assert_true(g_file_get_contents(pdf, &head, &len, NULL));
@@ -264,11 +225,11 @@ static void test_render_refusals(void) {
   g_autofree char *dir = g_dir_make_tmp("cs-cli-XXXXXX", NULL);
   g_autofree char *bad = testutil_src("examples/invalid/typos-and-mistakes.json");
   const char *args[] = {"render", "-o", dir, bad, NULL};
-  result_t r = run(args, NULL);
+  testutil_result_t r = testutil_cardspool(args, NULL);
   g_assert_cmpint(r.status, ==, 1);
   g_assert_nonnull(strstr(r.out, "id_number.checksum"));
   g_assert_nonnull(strstr(r.out, "0 rendered, 1 refused"));
-  result_clear(&r);
+  testutil_result_clear(&r);
   /* valid, but a name character no pinned font has (CJK extension G): refused, named */
   g_autofree char *src = testutil_src("examples/special-operation.json");
   g_autofree char *text = NULL;
@@ -282,11 +243,11 @@ static void test_render_refusals(void) {
   g_autofree char *file = g_build_filename(dir, "rare.json", NULL);
   g_assert_true(g_file_set_contents(file, doc, -1, NULL));
   const char *rare[] = {"render", "--today=2026-11-29", "-o", dir, file, NULL};
-  r = run(rare, NULL);
+  r = testutil_cardspool(rare, NULL);
   g_assert_cmpint(r.status, ==, 1);
   g_assert_nonnull(strstr(r.out, "render.glyph"));
   g_assert_nonnull(strstr(r.out, "“name”"));
-  result_clear(&r);
+  testutil_result_clear(&r);
   g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
   for (const char *n; (n = g_dir_read_name(d));) {
     g_assert_cmpstr(n, ==, "rare.json"); /* nothing was written for either refused job */
@@ -294,9 +255,9 @@ static void test_render_refusals(void) {
   g_unlink(file);
   g_rmdir(dir);
   const char *usage[] = {"render", "--format=tiff", "x.json", NULL};
-  r = run(usage, NULL);
+  r = testutil_cardspool(usage, NULL);
   g_assert_cmpint(r.status, ==, 2);
-  result_clear(&r);
+  testutil_result_clear(&r);
 }
 
 static void test_sign_and_verify(void) {
@@ -305,14 +266,14 @@ static void test_sign_and_verify(void) {
   g_autofree char *other = g_build_filename(dir, "other", NULL);
   const char *kg[] = {"keygen", "--name", "北京市应急管理局", "--authority", "110000", "-o",
                       keys, NULL};
-  result_t r = run(kg, NULL);
+  testutil_result_t r = testutil_cardspool(kg, NULL);
   g_assert_cmpint(r.status, ==, 0);
-  result_clear(&r);
+  testutil_result_clear(&r);
   const char *kg2[] = {"keygen", "--alg", "EdDSA", "--name", "other", "--authority", "110000",
                        "-o", other, NULL};
-  r = run(kg2, NULL);
+  r = testutil_cardspool(kg2, NULL);
   g_assert_cmpint(r.status, ==, 0);
-  result_clear(&r);
+  testutil_result_clear(&r);
   g_autofree char *key = g_build_filename(keys, "key.pem", NULL);
   g_autofree char *cert = g_build_filename(keys, "cert.pem", NULL);
   g_autofree char *other_cert = g_build_filename(other, "cert.pem", NULL);
@@ -324,50 +285,50 @@ static void test_sign_and_verify(void) {
   g_autofree char *png_dir = g_build_filename(dir, "png", NULL);
   const char *render[] = {"render", "--today=2026-11-29", "--key", key, "--cert", cert,
                           "--format=png", "--side=front", "--dpi=300", "-o", png_dir, job, NULL};
-  r = run(render, NULL);
+  r = testutil_cardspool(render, NULL);
   g_assert_cmpint(r.status, ==, 0);
-  result_clear(&r);
+  testutil_result_clear(&r);
   g_autofree char *pdf = g_build_filename(dir, "card.pdf", NULL);
   const char *render_pdf[] = {"render", "--today=2026-11-29", "--key", key, "--cert", cert,
                               "-o", pdf, job, NULL};
-  r = run(render_pdf, NULL);
+  r = testutil_cardspool(render_pdf, NULL);
   g_assert_cmpint(r.status, ==, 0);
-  result_clear(&r);
+  testutil_result_clear(&r);
   g_autofree char *png = g_build_filename(png_dir, "special-operation-front.png", NULL);
 
   /* valid from the picture and from the PDF */
   const char *v_png[] = {"verify", "--cert", cert, png, NULL};
-  r = run(v_png, NULL);
+  r = testutil_cardspool(v_png, NULL);
   g_assert_cmpint(r.status, ==, 0);
   g_assert_nonnull(strstr(r.out, "valid"));
   g_assert_nonnull(strstr(r.out, "张建国"));
   g_assert_nonnull(strstr(r.out, "T110105198503120039"));
-  result_clear(&r);
+  testutil_result_clear(&r);
   const char *v_pdf[] = {"verify", "--cert", cert, "--json", pdf, NULL};
-  r = run(v_pdf, NULL);
+  r = testutil_cardspool(v_pdf, NULL);
   g_assert_cmpint(r.status, ==, 0);
   g_assert_nonnull(strstr(r.out, "\"status\" : \"valid\""));
-  result_clear(&r);
+  testutil_result_clear(&r);
   /* another issuer's key: unknown signer (5), and no personal data printed */
   const char *v_other[] = {"verify", "--cert", other_cert, png, NULL};
-  r = run(v_other, NULL);
+  r = testutil_cardspool(v_other, NULL);
   g_assert_cmpint(r.status, ==, 5);
   g_assert_null(strstr(r.out, "张建国"));
-  result_clear(&r);
+  testutil_result_clear(&r);
   /* after the certificate's validity: expired (6) */
   const char *v_late[] = {"verify", "--cert", cert, "--at", "2031-01-01T00:00:00+08:00", png,
                           NULL};
-  r = run(v_late, NULL);
+  r = testutil_cardspool(v_late, NULL);
   g_assert_cmpint(r.status, ==, 6);
-  result_clear(&r);
+  testutil_result_clear(&r);
   /* text that is no credential: malformed (1); a damaged signature: bad signature (4) */
   const char *v_url[] = {"verify", "--cert", cert, "https://cx.mem.gov.cn/x", NULL};
-  r = run(v_url, NULL);
+  r = testutil_cardspool(v_url, NULL);
   g_assert_cmpint(r.status, ==, 1);
-  result_clear(&r);
+  testutil_result_clear(&r);
   const char *scan_png[] = {"verify", "--cert", cert, "--json", png, NULL};
-  r = run(scan_png, NULL);
-  result_clear(&r);
+  r = testutil_cardspool(scan_png, NULL);
+  testutil_result_clear(&r);
   g_auto(GStrv) codes = cs_scan_file(png, 300, NULL);
   g_assert_nonnull(codes);
   g_assert_nonnull(codes[0]);
@@ -376,22 +337,22 @@ static void test_sign_and_verify(void) {
   /* the last base45 triple holds signature bytes: change one character of it */
   text[len - 2] = text[len - 2] == '0' ? '1' : '0';
   const char *v_bad[] = {"verify", "--cert", cert, text, NULL};
-  r = run(v_bad, NULL);
+  r = testutil_cardspool(v_bad, NULL);
   g_assert_cmpint(r.status, ==, 4);
-  result_clear(&r);
+  testutil_result_clear(&r);
   /* usage */
   const char *v_none[] = {"verify", png, NULL};
-  r = run(v_none, NULL);
+  r = testutil_cardspool(v_none, NULL);
   g_assert_cmpint(r.status, ==, 2);
-  result_clear(&r);
+  testutil_result_clear(&r);
   const char *v_typo[] = {"verify", "--cert", cert, "/nonexistent/card.png", NULL};
-  r = run(v_typo, NULL);
+  r = testutil_cardspool(v_typo, NULL);
   g_assert_cmpint(r.status, ==, 3);
-  result_clear(&r);
+  testutil_result_clear(&r);
   const char *v_dir[] = {"verify", "--trust", keys, png, NULL}; /* holds a private key */
-  r = run(v_dir, NULL);
+  r = testutil_cardspool(v_dir, NULL);
   g_assert_cmpint(r.status, ==, 3);
-  result_clear(&r);
+  testutil_result_clear(&r);
   g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", dir);
   g_assert_cmpint(system(cmd), ==, 0);
 }
@@ -401,10 +362,10 @@ static void test_print_simulated(void) {
   g_autofree char *uri = g_strconcat("file://", dir, "/printer", NULL);
   g_autofree char *batch = testutil_src("examples/batch.jsonl");
   const char *args[] = {"render", "--today=2026-11-29", "--printer", uri, batch, NULL};
-  result_t r = run(args, NULL);
+  testutil_result_t r = testutil_cardspool(args, NULL);
   g_assert_cmpint(r.status, ==, 0);
   g_assert_nonnull(strstr(r.out, "printed on file://"));
-  result_clear(&r);
+  testutil_result_clear(&r);
   g_autofree char *log = g_build_filename(dir, "printer", "jobs.jsonl", NULL);
   g_autofree char *text = NULL;
   g_assert_true(g_file_get_contents(log, &text, NULL, NULL));
@@ -413,46 +374,46 @@ static void test_print_simulated(void) {
   g_autofree char *composite = g_build_filename(dir, "printer", "batch-2-back.png", NULL);
   g_assert_true(g_file_test(composite, G_FILE_TEST_IS_REGULAR));
   const char *bad[] = {"render", "--printer", "lpd://x", batch, NULL};
-  r = run(bad, NULL);
+  r = testutil_cardspool(bad, NULL);
   g_assert_cmpint(r.status, ==, 3);
   g_assert_nonnull(strstr(r.err, "lpd"));
-  result_clear(&r);
+  testutil_result_clear(&r);
   /* a K ribbon cannot print the colour card: refused, not printed without its colour */
   g_autofree char *mono = g_strconcat("file://", dir, "/mono?ribbon=k", NULL);
   const char *k[] = {"render", "--today=2026-11-29", "--printer", mono, batch, NULL};
-  r = run(k, NULL);
+  r = testutil_cardspool(k, NULL);
   g_assert_cmpint(r.status, !=, 0);
   g_assert_nonnull(strstr(r.out, "colour ink"));
-  result_clear(&r);
+  testutil_result_clear(&r);
   g_autofree char *mono_log = g_build_filename(dir, "mono", "jobs.jsonl", NULL);
   g_assert_false(g_file_test(mono_log, G_FILE_TEST_EXISTS));
   const char *bad_setting[] = {"render", "--printer", "file:///tmp/x?ribbon=gold", batch, NULL};
-  r = run(bad_setting, NULL);
+  r = testutil_cardspool(bad_setting, NULL);
   g_assert_cmpint(r.status, ==, 3);
   g_assert_nonnull(strstr(r.err, "ribbon"));
-  result_clear(&r);
+  testutil_result_clear(&r);
 
   /* printers: a printer's state, and the exit code when it cannot be reached */
   const char *st[] = {"printers", "--status", uri, NULL};
-  r = run(st, NULL);
+  r = testutil_cardspool(st, NULL);
   g_assert_cmpint(r.status, ==, 0);
   g_assert_nonnull(strstr(r.out, "ready"));
-  result_clear(&r);
+  testutil_result_clear(&r);
   const char *st_json[] = {"printers", "--status", "--json", uri, NULL};
-  r = run(st_json, NULL);
+  r = testutil_cardspool(st_json, NULL);
   g_assert_cmpint(r.status, ==, 0);
   g_assert_nonnull(strstr(r.out, "\"state\" : \"ready\""));
-  result_clear(&r);
+  testutil_result_clear(&r);
   const char *st_bad[] = {"printers", "--status", "nosuch://x", NULL};
-  r = run(st_bad, NULL);
+  r = testutil_cardspool(st_bad, NULL);
   g_assert_cmpint(r.status, ==, 4);
-  result_clear(&r);
+  testutil_result_clear(&r);
   /* the list never fails as a whole: an unreachable CUPS server is a warning */
   const char *list[] = {"printers", NULL};
   const char *no_cups[] = {"CUPS_SERVER=127.0.0.1:9", NULL};
-  r = run(list, no_cups);
+  r = testutil_cardspool(list, no_cups);
   g_assert_cmpint(r.status, ==, 0);
-  result_clear(&r);
+  testutil_result_clear(&r);
   g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", dir);
   g_assert_cmpint(system(cmd), ==, 0);
 }
@@ -464,9 +425,9 @@ static void test_blank_template(void) {
   g_autofree char *pdf = g_build_filename(dir, "blank.pdf", NULL);
   const char *args[] = {"render", "--blank", "special_operation", "-o", pdf, NULL};
   const char *epoch[] = {"SOURCE_DATE_EPOCH=0", NULL};
-  result_t r = run(args, epoch);
+  testutil_result_t r = testutil_cardspool(args, epoch);
   g_assert_cmpint(r.status, ==, 0);
-  result_clear(&r);
+  testutil_result_clear(&r);
   g_autofree char *ref = testutil_src("tests/reference/qa-special-operation-blank.pdf");
   g_autofree char *a = NULL, *b = NULL;
   gsize la = 0, lb = 0;
@@ -476,14 +437,14 @@ static void test_blank_template(void) {
   g_autofree char *specimen = testutil_src("tests/reference/qa-special-operation-specimen.pdf");
   g_autofree char *report = g_build_filename(dir, "qa", NULL);
   const char *qa[] = {"qa", "compare", ref, specimen, "--dpi", "150", "-o", report, NULL};
-  r = run(qa, NULL);
+  r = testutil_cardspool(qa, NULL);
   g_assert_cmpint(r.status, ==, 0);
   g_assert_nonnull(strstr(r.out, "PASS"));
-  result_clear(&r);
+  testutil_result_clear(&r);
   const char *bad[] = {"render", "--blank", "driving_licence", "-o", pdf, NULL};
-  r = run(bad, NULL);
+  r = testutil_cardspool(bad, NULL);
   g_assert_cmpint(r.status, ==, 2);
-  result_clear(&r);
+  testutil_result_clear(&r);
   g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", dir);
   g_assert_cmpint(system(cmd), ==, 0);
 }
@@ -496,9 +457,9 @@ static void test_key_dir(void) {
   for (guint i = 0; i < 2; i++) {
     g_autofree char *out = g_build_filename(keys, codes[i], NULL);
     const char *kg[] = {"keygen", "--name", codes[i], "--authority", codes[i], "-o", out, NULL};
-    result_t r = run(kg, NULL);
+    testutil_result_t r = testutil_cardspool(kg, NULL);
     g_assert_cmpint(r.status, ==, 0);
-    result_clear(&r);
+    testutil_result_clear(&r);
   }
   g_autofree char *a = testutil_src("examples/special-operation.json");
   g_autofree char *b = testutil_src("examples/safety-competence.json");
@@ -506,11 +467,11 @@ static void test_key_dir(void) {
   g_autofree char *png = g_build_filename(dir, "png", NULL);
   const char *render[] = {"render", "--today=2026-11-29", "--key-dir", keys, "--format=png",
                           "--side=front", "--dpi=300", "-o", png, a, b, c, NULL};
-  result_t r = run(render, NULL);
+  testutil_result_t r = testutil_cardspool(render, NULL);
   g_assert_cmpint(r.status, ==, 1);
   g_assert_nonnull(strstr(r.out, "2 rendered, 1 refused"));
   g_assert_nonnull(strstr(r.out, "render.key"));
-  result_clear(&r);
+  testutil_result_clear(&r);
   const struct {
     const char *file, *code;
   } cards[] = {{"special-operation-front.png", "110000"}, {"safety-competence-front.png", "440000"}};
@@ -519,13 +480,13 @@ static void test_key_dir(void) {
     g_autofree char *cert = g_build_filename(keys, cards[i].code, "cert.pem", NULL);
     g_autofree char *wrong = g_build_filename(keys, cards[i ^ 1].code, "cert.pem", NULL);
     const char *ok[] = {"verify", "--cert", cert, card, NULL};
-    r = run(ok, NULL);
+    r = testutil_cardspool(ok, NULL);
     g_assert_cmpint(r.status, ==, 0);
-    result_clear(&r);
+    testutil_result_clear(&r);
     const char *other[] = {"verify", "--cert", wrong, card, NULL};
-    r = run(other, NULL);
+    r = testutil_cardspool(other, NULL);
     g_assert_cmpint(r.status, ==, 5);
-    result_clear(&r);
+    testutil_result_clear(&r);
   }
   g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", dir);
   g_assert_cmpint(system(cmd), ==, 0);

@@ -4,7 +4,6 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/wait.h>
 
 #include <gio/gunixsocketaddress.h>
 #include <json-glib/json-glib.h>
@@ -25,50 +24,19 @@ static struct {
   GArray *batch_jobs;
 } fx;
 
-typedef struct {
-  int status;
-  char *out;
-  char *err;
-} result_t;
-
-static void result_clear(result_t *r) {
-  g_free(r->out);
-  g_free(r->err);
+/* cardspool against the test daemon (CARDSPOOL_SERVER its socket unless env_extra says
+ * otherwise); env_extra as testutil_cardspool(). */
+static testutil_result_t run_env(const char *const *args, const char *const *env_extra) {
+  g_autofree char *server = g_strconcat("CARDSPOOL_SERVER=", fx.server, NULL);
+  g_autoptr(GPtrArray) env = g_ptr_array_new();
+  g_ptr_array_add(env, server);
+  for (guint i = 0; env_extra && env_extra[i]; i++)
+    g_ptr_array_add(env, (char *)env_extra[i]);
+  g_ptr_array_add(env, NULL);
+  return testutil_cardspool(args, (const char *const *)env->pdata);
 }
 
-/* Runs cardspool with args (NULL-terminated); env_extra: "NAME=value" strings, "NAME=" unsets.
- * CARDSPOOL_SERVER is the test daemon's socket unless env_extra says otherwise. */
-static result_t run_env(const char *const *args, const char *const *env_extra) {
-  const char *exe = g_getenv("CS_TEST_CARDSPOOL");
-  g_assert_nonnull(exe);
-  g_autoptr(GPtrArray) argv = g_ptr_array_new();
-  g_ptr_array_add(argv, (char *)exe);
-  for (guint i = 0; args[i]; i++)
-    g_ptr_array_add(argv, (char *)args[i]);
-  g_ptr_array_add(argv, NULL);
-  g_auto(GStrv) env = g_get_environ();
-  env = g_environ_setenv(env, "LC_ALL", "C.UTF-8", TRUE);
-  env = g_environ_unsetenv(env, "LANGUAGE");
-  env = g_environ_unsetenv(env, "CARDSPOOL_TOKEN");
-  env = g_environ_setenv(env, "CARDSPOOL_SERVER", fx.server, TRUE);
-  for (guint i = 0; env_extra && env_extra[i]; i++) {
-    g_auto(GStrv) kv = g_strsplit(env_extra[i], "=", 2);
-    env = *kv[1] ? g_environ_setenv(env, kv[0], kv[1], TRUE) : g_environ_unsetenv(env, kv[0]);
-  }
-  result_t r = {0};
-  g_autoptr(GError) error = NULL;
-  int wait_status = 0;
-  g_assert_true(g_spawn_sync(NULL, (char **)argv->pdata, env, G_SPAWN_DEFAULT, NULL, NULL, &r.out,
-                             &r.err, &wait_status, &error));
-  g_assert_no_error(error);
-  g_assert_true(WIFEXITED(wait_status));
-  r.status = WEXITSTATUS(wait_status);
-  g_autofree char *line = g_strjoinv(" ", (char **)argv->pdata + 1);
-  g_test_message("cardspool %s\nexit %d\nstdout:\n%s\nstderr:\n%s", line, r.status, r.out, r.err);
-  return r;
-}
-
-static result_t run(const char *const *args) { return run_env(args, NULL); }
+static testutil_result_t run(const char *const *args) { return run_env(args, NULL); }
 
 static JsonObject *object_of(JsonNode *node) {
   g_assert_true(JSON_NODE_HOLDS_OBJECT(node));
@@ -86,10 +54,10 @@ static gint64 job_id_in(const char *text) {
 static JsonNode *job_status(gint64 id) {
   g_autofree char *ids = g_strdup_printf("%" G_GINT64_FORMAT, id);
   const char *args[] = {"status", ids, "--json", NULL};
-  result_t r = run(args);
+  testutil_result_t r = run(args);
   g_assert_cmpint(r.status, ==, 0);
   JsonNode *node = testutil_parse(r.out);
-  result_clear(&r);
+  testutil_result_clear(&r);
   return node;
 }
 
@@ -185,9 +153,9 @@ static void start_daemon(void) {
     g_autofree char *out = g_build_filename(fx.dir, "keys", authorities[i], NULL);
     g_autofree char *name = g_strdup_printf("测试签发机关 %s", authorities[i]);
     const char *args[] = {"keygen", "--name", name, "--authority", authorities[i], "-o", out, NULL};
-    result_t r = run(args);
+    testutil_result_t r = run(args);
     g_assert_cmpint(r.status, ==, 0);
-    result_clear(&r);
+    testutil_result_clear(&r);
   }
   const char *exe = g_getenv("CS_TEST_CARDSPOOLD");
   g_assert_nonnull(exe);
@@ -237,34 +205,34 @@ static void test_unreachable(void) {
   g_autofree char *server = g_strconcat("CARDSPOOL_SERVER=unix:", none, NULL);
   const char *env[] = {server, NULL};
   const char *args[] = {"list", NULL};
-  result_t r = run_env(args, env);
+  testutil_result_t r = run_env(args, env);
   g_assert_cmpint(r.status, ==, 5);
   g_assert_nonnull(strstr(r.err, "cardspool list: cannot reach the daemon at unix:"));
   g_assert_nonnull(strstr(r.err, "Is cardspoold running?"));
-  result_clear(&r);
+  testutil_result_clear(&r);
 
   const char *bad[] = {"list", "--server", "ftp://example.org", NULL};
   r = run(bad);
   g_assert_cmpint(r.status, ==, 2);
   g_assert_nonnull(strstr(r.err, "is not a daemon address"));
-  result_clear(&r);
+  testutil_result_clear(&r);
 }
 
 static void test_submit_twice(void) {
   g_autofree char *job = testutil_src("examples/special-operation.json");
   const char *args[] = {"submit", job, NULL};
-  result_t a = run(args);
+  testutil_result_t a = run(args);
   g_assert_cmpint(a.status, ==, 0);
   g_autofree char *prefix = g_strconcat(job, ": job ", NULL);
   g_assert_true(g_str_has_prefix(a.out, prefix));
   /* the same command again: the same job, no second card */
-  result_t b = run(args);
+  testutil_result_t b = run(args);
   g_assert_cmpint(b.status, ==, 0);
   fx.job = job_id_in(a.out);
   g_assert_cmpint(fx.job, >, 0);
   g_assert_cmpint(job_id_in(b.out), ==, fx.job);
-  result_clear(&a);
-  result_clear(&b);
+  testutil_result_clear(&a);
+  testutil_result_clear(&b);
 
   wait_state(fx.job, "printed");
   g_assert_true(printer_printed(fx.job));
@@ -277,21 +245,21 @@ static void test_submit_twice(void) {
   const char *human[] = {"status", NULL, NULL};
   g_autofree char *ids = g_strdup_printf("%" G_GINT64_FORMAT, fx.job);
   human[1] = ids;
-  result_t s = run(human);
+  testutil_result_t s = run(human);
   g_assert_cmpint(s.status, ==, 0);
   g_assert_nonnull(strstr(s.out, "(issue): printed\n"));
   g_assert_nonnull(strstr(s.out, "card 110000/"));
-  result_clear(&s);
+  testutil_result_clear(&s);
 }
 
 static void test_submit_invalid(void) {
   g_autofree char *bad = testutil_src("examples/invalid/typos-and-mistakes.json");
   const char *args[] = {"submit", bad, NULL};
-  result_t r = run(args);
+  testutil_result_t r = run(args);
   g_assert_cmpint(r.status, ==, 1);
   g_assert_nonnull(strstr(r.out, ": $.record.issuing_authorty: json.unknown_member: "));
   g_assert_nonnull(strstr(r.out, ": $.record.id_number: id_number.checksum: "));
-  result_clear(&r);
+  testutil_result_clear(&r);
 }
 
 /* The three example records and a fourth with a mistyped identity number. */
@@ -312,7 +280,7 @@ static void test_batch_jsonl(void) {
   g_autofree char *photos = testutil_src("examples");
 
   const char *args[] = {"batch", file, "--photos", photos, NULL};
-  result_t r = run(args);
+  testutil_result_t r = run(args);
   g_assert_cmpint(r.status, ==, 1);
   g_autofree char *want = g_strdup_printf("%s:4: $.record.id_number: id_number.checksum: ", file);
   g_assert_nonnull(strstr(r.out, want));
@@ -322,7 +290,7 @@ static void test_batch_jsonl(void) {
   g_assert_nonnull(b);
   gint64 batch = g_ascii_strtoll(b + strlen("batch "), NULL, 10);
   g_assert_cmpint(batch, >, 0);
-  result_clear(&r);
+  testutil_result_clear(&r);
 
   /* every job of the batch went to the simulated printer */
   g_autofree char *bs = g_strdup_printf("%" G_GINT64_FORMAT, batch);
@@ -341,7 +309,7 @@ static void test_batch_jsonl(void) {
     g_array_append_val(fx.batch_jobs, id);
   }
   fx.batch_job = g_array_index(fx.batch_jobs, gint64, 0);
-  result_clear(&r);
+  testutil_result_clear(&r);
 }
 
 /* examples/batch.csv holds the same three records: the same body, so the same jobs. */
@@ -350,7 +318,7 @@ static void test_batch_csv_same(void) {
   g_autofree char *csv = testutil_src("examples/batch.csv");
   g_autofree char *photos = testutil_src("examples/photos");
   const char *args[] = {"batch", csv, "--photos", photos, "--json", "--no-wait", NULL};
-  result_t r = run(args);
+  testutil_result_t r = run(args);
   g_assert_cmpint(r.status, ==, 0);
   g_autoptr(JsonNode) n = testutil_parse(r.out);
   JsonObject *o = object_of(n);
@@ -359,7 +327,7 @@ static void test_batch_csv_same(void) {
   for (guint i = 0; i < 3; i++)
     g_assert_cmpint(json_object_get_int_member(json_array_get_object_element(lines, i), "job"), ==,
                     g_array_index(fx.batch_jobs, gint64, i));
-  result_clear(&r);
+  testutil_result_clear(&r);
 }
 
 static void test_batch_csv_bad_row(void) {
@@ -380,64 +348,64 @@ static void test_batch_csv_bad_row(void) {
   g_assert_true(g_file_set_contents(file, body, -1, NULL));
   g_autofree char *photos = testutil_src("examples/photos");
   const char *args[] = {"batch", file, "--photos", photos, "--name", "CSV test", NULL};
-  result_t r = run(args);
+  testutil_result_t r = run(args);
   g_assert_cmpint(r.status, ==, 1);
   g_autofree char *want = g_strdup_printf("%s:3: valid_from: date.invalid: ", file);
   g_assert_nonnull(strstr(r.out, want));
   g_assert_null(strstr(r.out, ":2: "));
   g_assert_nonnull(strstr(r.out, ": 1 submitted, 1 refused; printed 1, needs attention 0, "
                                  "failed 0\n"));
-  result_clear(&r);
+  testutil_result_clear(&r);
 }
 
 static void test_list_json(void) {
   const char *args[] = {"list", "--json", NULL};
-  result_t r = run(args);
+  testutil_result_t r = run(args);
   g_assert_cmpint(r.status, ==, 0);
   g_autoptr(JsonNode) n = testutil_parse(r.out);
   JsonArray *jobs = json_object_get_array_member(object_of(n), "jobs");
   g_assert_cmpuint(json_array_get_length(jobs), >=, 5);
-  result_clear(&r);
+  testutil_result_clear(&r);
 
   const char *human[] = {"list", "--state", "printed", NULL};
   r = run(human);
   g_assert_cmpint(r.status, ==, 0);
   g_assert_true(g_str_has_prefix(r.out, "ID "));
   g_assert_nonnull(strstr(r.out, "T110105198503120039"));
-  result_clear(&r);
+  testutil_result_clear(&r);
 
   const char *bad[] = {"list", "--state", "lost", NULL};
   r = run(bad);
   g_assert_cmpint(r.status, ==, 5);
   g_assert_nonnull(strstr(r.err, "cardspool list: invalid_request: "));
   g_assert_nonnull(strstr(r.err, " (state)\n"));
-  result_clear(&r);
+  testutil_result_clear(&r);
 }
 
 static void test_hold_release_cancel(void) {
   g_autofree char *one = job_variant("examples/special-operation.json", "HOLD-1");
   const char *submit1[] = {"submit", "--hold", one, NULL};
-  result_t r = run(submit1);
+  testutil_result_t r = run(submit1);
   g_assert_cmpint(r.status, ==, 0);
   g_assert_nonnull(strstr(r.out, ", held)\n"));
   gint64 id = job_id_in(r.out);
-  result_clear(&r);
+  testutil_result_clear(&r);
   g_autofree char *ids = g_strdup_printf("%" G_GINT64_FORMAT, id);
   const char *hold[] = {"hold", ids, NULL};
   r = run(hold);
   g_assert_cmpint(r.status, ==, 0);
   g_assert_nonnull(strstr(r.out, ", held\n"));
-  result_clear(&r);
+  testutil_result_clear(&r);
   const char *cancel[] = {"cancel", ids, NULL};
   r = run(cancel);
   g_assert_cmpint(r.status, ==, 0);
   g_autofree char *cancelled = g_strdup_printf("job %s: cancelled", ids);
   g_assert_nonnull(strstr(r.out, cancelled));
-  result_clear(&r);
+  testutil_result_clear(&r);
   r = run(cancel); /* a cancelled job cannot be cancelled again */
   g_assert_cmpint(r.status, ==, 5);
   g_assert_nonnull(strstr(r.err, "cardspool cancel: conflict: "));
-  result_clear(&r);
+  testutil_result_clear(&r);
 
   g_autofree char *two = job_variant("examples/special-operation.json", "HOLD-2");
   const char *submit2[] = {"submit", "--hold", "--json", two, NULL};
@@ -447,7 +415,7 @@ static void test_hold_release_cancel(void) {
   JsonObject *job = json_object_get_object_member(object_of(n), "job");
   g_assert_true(json_object_get_boolean_member(job, "held"));
   gint64 id2 = json_object_get_int_member(job, "id");
-  result_clear(&r);
+  testutil_result_clear(&r);
   g_usleep(G_USEC_PER_SEC / 2);
   g_assert_false(printer_printed(id2));
   g_autofree char *ids2 = g_strdup_printf("%" G_GINT64_FORMAT, id2);
@@ -455,7 +423,7 @@ static void test_hold_release_cancel(void) {
   r = run(release);
   g_assert_cmpint(r.status, ==, 0);
   g_assert_nonnull(strstr(r.out, "\"held\":false"));
-  result_clear(&r);
+  testutil_result_clear(&r);
   wait_state(id2, "printed");
   g_assert_true(printer_printed(id2));
 }
@@ -463,29 +431,29 @@ static void test_hold_release_cancel(void) {
 static void test_reprint(void) {
   g_autofree char *ids = g_strdup_printf("%" G_GINT64_FORMAT, fx.job);
   const char *args[] = {"reprint", ids, NULL};
-  result_t a = run(args);
+  testutil_result_t a = run(args);
   g_assert_cmpint(a.status, ==, 0);
   const char *p = strstr(a.out, "reprint job ");
   g_assert_nonnull(p);
   gint64 reprint = g_ascii_strtoll(p + strlen("reprint job "), NULL, 10);
   g_assert_cmpint(reprint, >, fx.job);
-  result_t b = run(args); /* the same command again: the same reprint */
+  testutil_result_t b = run(args); /* the same command again: the same reprint */
   g_assert_cmpint(b.status, ==, 0);
   const char *q = strstr(b.out, "reprint job ");
   g_assert_nonnull(q);
   g_assert_cmpint(g_ascii_strtoll(q + strlen("reprint job "), NULL, 10), ==, reprint);
-  result_clear(&b);
-  result_clear(&a);
+  testutil_result_clear(&b);
+  testutil_result_clear(&a);
   wait_state(reprint, "printed");
   g_autoptr(JsonNode) n = job_status(fx.job);
   JsonObject *card = json_object_get_object_member(object_of(n), "card");
   g_assert_cmpstr(json_object_get_string_member(card, "state"), ==, "superseded");
 
   const char *resolve[] = {"resolve", ids, "printed", NULL};
-  result_t r = run(resolve);
+  testutil_result_t r = run(resolve);
   g_assert_cmpint(r.status, ==, 5);
   g_assert_nonnull(strstr(r.err, "cardspool resolve: conflict: "));
-  result_clear(&r);
+  testutil_result_clear(&r);
 }
 
 static void test_void(void) {
@@ -495,38 +463,38 @@ static void test_void(void) {
   g_autofree char *serial =
       g_strdup_printf("%" G_GINT64_FORMAT, json_object_get_int_member(card, "serial"));
   const char *missing[] = {"void", authority, serial, NULL};
-  result_t r = run(missing);
+  testutil_result_t r = run(missing);
   g_assert_cmpint(r.status, ==, 2);
-  result_clear(&r);
+  testutil_result_clear(&r);
   const char *args[] = {"void", authority, serial, "--reason", "card reported lost", NULL};
   r = run(args);
   g_assert_cmpint(r.status, ==, 0);
   g_autofree char *want = g_strdup_printf("card %s/%s: voided\n", authority, serial);
   g_assert_cmpstr(r.out, ==, want);
-  result_clear(&r);
+  testutil_result_clear(&r);
 }
 
 static void test_audit(void) {
   const char *verify[] = {"audit", "--verify", NULL};
-  result_t r = run(verify);
+  testutil_result_t r = run(verify);
   g_assert_cmpint(r.status, ==, 0);
   g_assert_true(g_str_has_prefix(r.out, "audit log intact: "));
-  result_clear(&r);
+  testutil_result_clear(&r);
   const char *list[] = {"audit", "--limit", "3", NULL};
   r = run(list);
   g_assert_cmpint(r.status, ==, 0);
   g_auto(GStrv) lines = g_strsplit(g_strstrip(r.out), "\n", -1);
   g_assert_cmpuint(g_strv_length(lines), ==, 3);
   g_assert_nonnull(strstr(r.err, "cardspool audit --after 3"));
-  result_clear(&r);
+  testutil_result_clear(&r);
 }
 
 static void test_export(void) {
   g_autofree char *csv = g_build_filename(fx.dir, "cards.csv", NULL);
   const char *args[] = {"export", "--format", "csv", "-o", csv, NULL};
-  result_t r = run(args);
+  testutil_result_t r = run(args);
   g_assert_cmpint(r.status, ==, 0);
-  result_clear(&r);
+  testutil_result_clear(&r);
   g_autofree char *text = NULL;
   g_assert_true(g_file_get_contents(csv, &text, NULL, NULL));
   g_assert_true(g_str_has_prefix(text, "authority_code,serial,"));
@@ -539,7 +507,7 @@ static void test_export(void) {
   g_autoptr(JsonNode) n = testutil_parse(r.out);
   JsonArray *cards = json_object_get_array_member(object_of(n), "cards");
   g_assert_cmpuint(json_array_get_length(cards), >=, 7);
-  result_clear(&r);
+  testutil_result_clear(&r);
 }
 
 /* The card and its electronic certificate as the daemon prints them; its printers. */
@@ -547,9 +515,9 @@ static void test_preview_printers(void) {
   g_autofree char *ids = g_strdup_printf("%" G_GINT64_FORMAT, fx.job);
   g_autofree char *png = g_build_filename(fx.dir, "preview.png", NULL);
   const char *a[] = {"preview", ids, "-o", png, NULL};
-  result_t r = run(a);
+  testutil_result_t r = run(a);
   g_assert_cmpint(r.status, ==, 0);
-  result_clear(&r);
+  testutil_result_clear(&r);
   g_autofree char *data = NULL;
   gsize len = 0;
   g_assert_true(g_file_get_contents(png, &data, &len, NULL));
@@ -558,7 +526,7 @@ static void test_preview_printers(void) {
   const char *b[] = {"preview", ids, "--side", "ecert", "--format", "pdf", "-o", pdf, NULL};
   r = run(b);
   g_assert_cmpint(r.status, ==, 0);
-  result_clear(&r);
+  testutil_result_clear(&r);
   g_autofree char *doc = NULL;
   g_assert_true(g_file_get_contents(pdf, &doc, &len, NULL));
   g_assert_true(len > 5 && memcmp(doc, "%PDF-", 5) == 0);
@@ -567,28 +535,28 @@ static void test_preview_printers(void) {
   const char *v[] = {"verify", "--cert", cert, pdf, NULL};
   r = run(v);
   g_assert_cmpint(r.status, ==, 0);
-  result_clear(&r);
+  testutil_result_clear(&r);
   const char *bad[] = {"preview", ids, "--side", "inside", "-o", pdf, NULL};
   r = run(bad);
   g_assert_cmpint(r.status, !=, 0);
   g_assert_nonnull(strstr(r.err, "side"));
-  result_clear(&r);
+  testutil_result_clear(&r);
 
   const char *p[] = {"printers", "--daemon", NULL};
   r = run(p);
   g_assert_cmpint(r.status, ==, 0);
   g_assert_nonnull(strstr(r.out, "simulated"));
   g_assert_nonnull(strstr(r.out, "file://"));
-  result_clear(&r);
+  testutil_result_clear(&r);
 }
 
 static void test_tokens(void) {
   const char *add[] = {"token", "add", "alice", "issuer", NULL};
-  result_t r = run(add);
+  testutil_result_t r = run(add);
   g_assert_cmpint(r.status, ==, 0);
   g_autofree char *token = g_strdup(g_strstrip(r.out));
   g_assert_cmpuint(strlen(token), >, 16);
-  result_clear(&r);
+  testutil_result_clear(&r);
 
   /* over TCP, the token is who one is */
   g_autofree char *tcp = g_strdup_printf("CARDSPOOL_SERVER=http://127.0.0.1:%u", fx.port);
@@ -597,24 +565,24 @@ static void test_tokens(void) {
   const char *list[] = {"list", "--limit", "1", NULL};
   r = run_env(list, env);
   g_assert_cmpint(r.status, ==, 0);
-  result_clear(&r);
+  testutil_result_clear(&r);
   g_autofree char *ids = g_strdup_printf("%" G_GINT64_FORMAT, fx.job);
   const char *hold[] = {"hold", ids, NULL};
   r = run_env(hold, env); /* an issuer is no operator */
   g_assert_cmpint(r.status, ==, 5);
   g_assert_nonnull(strstr(r.err, "cardspool hold: forbidden: "));
-  result_clear(&r);
+  testutil_result_clear(&r);
 
   const char *bad_env[] = {tcp, "CARDSPOOL_TOKEN=csk_0000", NULL};
   r = run_env(list, bad_env);
   g_assert_cmpint(r.status, ==, 5);
   g_assert_nonnull(strstr(r.err, "cardspool list: unauthorized: "));
-  result_clear(&r);
+  testutil_result_clear(&r);
   const char *none_env[] = {tcp, NULL};
   r = run_env(list, none_env);
   g_assert_cmpint(r.status, ==, 5);
   g_assert_nonnull(strstr(r.err, "unauthorized"));
-  result_clear(&r);
+  testutil_result_clear(&r);
 
   /* a token file anyone may read is refused, like a key */
   g_autofree char *file = g_build_filename(fx.dir, "alice.token", NULL);
@@ -623,20 +591,20 @@ static void test_tokens(void) {
   const char *by_file[] = {"list", "--limit", "1", "--token-file", file, NULL};
   r = run_env(by_file, none_env);
   g_assert_cmpint(r.status, ==, 3);
-  result_clear(&r);
+  testutil_result_clear(&r);
   g_assert_cmpint(g_chmod(file, 0600), ==, 0);
   r = run_env(by_file, none_env);
   g_assert_cmpint(r.status, ==, 0);
-  result_clear(&r);
+  testutil_result_clear(&r);
 
   const char *revoke[] = {"token", "revoke", "alice", NULL};
   r = run(revoke);
   g_assert_cmpint(r.status, ==, 0);
-  result_clear(&r);
+  testutil_result_clear(&r);
   r = run_env(list, env);
   g_assert_cmpint(r.status, ==, 5);
   g_assert_nonnull(strstr(r.err, "unauthorized"));
-  result_clear(&r);
+  testutil_result_clear(&r);
 }
 
 int main(int argc, char **argv) {

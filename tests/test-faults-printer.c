@@ -24,7 +24,6 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gio/gunixsocketaddress.h>
@@ -179,27 +178,12 @@ static void daemon_check_alive(void) {
 
 /* `cardspool ARGS…` against the daemon: exit status, stdout in *out. */
 static int cli(const char *const *args, char **out) {
-  g_autoptr(GPtrArray) argv = g_ptr_array_new();
-  g_ptr_array_add(argv, (char *)g_getenv("CS_TEST_CARDSPOOL"));
-  for (guint i = 0; args[i]; i++)
-    g_ptr_array_add(argv, (char *)args[i]);
-  g_ptr_array_add(argv, NULL);
-  g_auto(GStrv) env = g_get_environ();
-  env = g_environ_setenv(env, "LC_ALL", "C.UTF-8", TRUE);
-  env = g_environ_unsetenv(env, "LANGUAGE");
-  env = g_environ_unsetenv(env, "CARDSPOOL_TOKEN");
-  env = g_environ_setenv(env, "CARDSPOOL_SERVER", fx.server, TRUE);
-  g_autofree char *err = NULL;
-  int wait_status = 0;
-  g_autoptr(GError) error = NULL;
-  g_assert_true(g_spawn_sync(NULL, (char **)argv->pdata, env, G_SPAWN_DEFAULT, NULL, NULL, out,
-                             &err, &wait_status, &error));
-  g_assert_no_error(error);
-  g_assert_true(WIFEXITED(wait_status));
-  if (WEXITSTATUS(wait_status) != 0)
-    g_test_message("cardspool %s: exit %d\n%s%s", args[0], WEXITSTATUS(wait_status),
-                   out && *out ? *out : "", err);
-  return WEXITSTATUS(wait_status);
+  g_autofree char *server = g_strconcat("CARDSPOOL_SERVER=", fx.server, NULL);
+  const char *env[] = {server, NULL};
+  testutil_result_t r = testutil_cardspool(args, env);
+  *out = g_steal_pointer(&r.out);
+  testutil_result_clear(&r);
+  return r.status;
 }
 
 /* ---- set-up ---- */

@@ -654,20 +654,14 @@ static GBytes *batch_body(fx_t *f, const char *prefix, guint n) {
   return g_bytes_new_take(g_string_free(g_steal_pointer(&text), FALSE), len);
 }
 
-static int run_cli(fx_t *f, const char *const *args, char **err) {
-  const char *exe = g_getenv("CS_TEST_CARDSPOOL");
-  g_autoptr(GPtrArray) argv = g_ptr_array_new();
-  g_ptr_array_add(argv, (char *)exe);
-  for (guint i = 0; args[i]; i++)
-    g_ptr_array_add(argv, (char *)args[i]);
-  g_ptr_array_add(argv, NULL);
-  g_auto(GStrv) env = g_get_environ();
-  env = g_environ_setenv(env, "LC_ALL", "C.UTF-8", TRUE);
-  env = g_environ_unsetenv(env, "LANGUAGE");
-  env = g_environ_unsetenv(env, "CARDSPOOL_TOKEN");
-  g_autofree char *server = g_strconcat("unix:", f->socket, NULL);
-  env = g_environ_setenv(env, "CARDSPOOL_SERVER", server, TRUE);
-  return run_program((const char *const *)argv->pdata, (const char *const *)env, err);
+/* cardspool against the test's daemon: exit status, stdout and stderr together in *out. */
+static int run_cli(fx_t *f, const char *const *args, char **out) {
+  g_autofree char *server = g_strconcat("CARDSPOOL_SERVER=unix:", f->socket, NULL);
+  const char *env[] = {server, NULL};
+  testutil_result_t r = testutil_cardspool(args, env);
+  *out = g_strconcat(r.out, r.err, NULL);
+  testutil_result_clear(&r);
+  return r.status;
 }
 
 /* What the CLI says about a submission the fault refuses. */

@@ -2,6 +2,7 @@
 
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "cardspool.h"
 #include "idnumber.h"
@@ -73,4 +74,41 @@ cs_card_t *testutil_example_card(cs_renderer_t *renderer, const char *example,
                                 &error);
   g_assert_no_error(error);
   return card;
+}
+
+void testutil_result_clear(testutil_result_t *r) {
+  g_clear_pointer(&r->out, g_free);
+  g_clear_pointer(&r->err, g_free);
+}
+
+testutil_result_t testutil_cardspool(const char *const *args, const char *const *env_extra) {
+  const char *exe = g_getenv("CS_TEST_CARDSPOOL");
+  g_assert_nonnull(exe);
+  g_autoptr(GPtrArray) argv = g_ptr_array_new();
+  g_ptr_array_add(argv, (char *)exe);
+  for (guint i = 0; args[i]; i++)
+    g_ptr_array_add(argv, (char *)args[i]);
+  g_ptr_array_add(argv, NULL);
+  g_auto(GStrv) env = g_get_environ();
+  env = g_environ_setenv(env, "LC_ALL", "C.UTF-8", TRUE);
+  env = g_environ_unsetenv(env, "LANGUAGE");
+  env = g_environ_unsetenv(env, "CARDSPOOL_TOKEN");
+  for (guint i = 0; env_extra && env_extra[i]; i++) {
+    g_auto(GStrv) kv = g_strsplit(env_extra[i], "=", 2);
+    g_assert_nonnull(kv[1]);
+    env = *kv[1] ? g_environ_setenv(env, kv[0], kv[1], TRUE) : g_environ_unsetenv(env, kv[0]);
+  }
+  testutil_result_t r = {0};
+  g_autoptr(GError) error = NULL;
+  int wait_status = 0;
+  g_assert_true(g_spawn_sync(NULL, (char **)argv->pdata, env, G_SPAWN_DEFAULT, NULL, NULL, &r.out,
+                             &r.err, &wait_status, &error));
+  g_assert_no_error(error);
+  g_assert_true(WIFEXITED(wait_status));
+  r.status = WEXITSTATUS(wait_status);
+  g_autofree char *line = g_strjoinv(" ", (char **)argv->pdata + 1);
+  g_test_message("cardspool %s\nexit %d\nstdout:\n%s\nstderr:\n%s", line, r.status, r.out, r.err);
+  /* under ASan a leak or an error also ends a program with 1: it must not pass for a refusal */
+  g_assert_null(strstr(r.err, "Sanitizer"));
+  return r;
 }

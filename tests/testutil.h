@@ -1,4 +1,5 @@
-/* Shared by the test programs: where the source tree is, and JSON editing helpers. */
+/* Shared by the test programs: where the source tree is, JSON editing helpers, and running the
+ * cardspool command. */
 #pragma once
 
 #include <glib.h>
@@ -23,3 +24,16 @@ char *testutil_id(const char *area, const char *birth, const char *seq);
  * sides (NULL: front and back), unsigned. Aborts the test on any error. */
 cs_card_t *testutil_example_card(cs_renderer_t *renderer, const char *example,
                                  const char *const *sides);
+
+/* How a run of a program ended, and what it printed. */
+typedef struct {
+  int status;
+  char *out;
+  char *err;
+} testutil_result_t;
+void testutil_result_clear(testutil_result_t *r);
+/* Runs the cardspool command ($CS_TEST_CARDSPOOL) with args (NULL-terminated) and waits for
+ * it: in the C.UTF-8 locale, without the test's LANGUAGE and CARDSPOOL_TOKEN; env_extra is
+ * NULL or "NAME=value" strings ("NAME=" unsets NAME). Asserts it exited (no signal) and that
+ * no sanitizer reported anything, and logs the command line, exit status and output. */
+testutil_result_t testutil_cardspool(const char *const *args, const char *const *env_extra);
