@@ -439,13 +439,13 @@ static cairo_surface_t *orient(cairo_surface_t *src, int orientation, GError **e
   return dst;
 }
 
-/* A new surface with src's pixels. */
+/* A new surface with the pixels of src, a surface nothing has drawn on (written through its
+ * data pointer only). */
 static cairo_surface_t *copy_surface(cairo_surface_t *src, GError **error) {
   int w = cairo_image_surface_get_width(src), h = cairo_image_surface_get_height(src);
   cairo_surface_t *dst = new_surface((guint)w, (guint)h, error);
   if (dst == NULL)
     return NULL;
-  cairo_surface_flush(src);
   /* the same format and width: the same stride */
   memcpy(cairo_image_surface_get_data(dst), cairo_image_surface_get_data(src),
          (gsize)cairo_image_surface_get_stride(src) * (gsize)h);
@@ -453,11 +453,14 @@ static cairo_surface_t *copy_surface(cairo_surface_t *src, GError **error) {
   return dst;
 }
 
-/* A job's photo is decoded by validation and again, straight after, by the layout. The last
- * photo decoded (when small: an ID photo, not a camera's) is kept with its bytes and limits, and
- * the same bytes under the same limits get a copy of it instead of a second decode. Decoding
- * is a function of those two alone, so what a caller gets is the same either way. */
+/* `cardspool render` validates a job, decoding its photo, and lays it out straight after,
+ * decoding it again. The last photo decoded (when small: an ID photo, not a camera's) is kept
+ * with its bytes and limits, and the next decode of the same bytes under the same limits takes
+ * it instead of decoding, once: a hit empties the memo, so a holder's photo is kept no longer
+ * than until the next decode. Decoding is a function of bytes and limits, so what a caller gets
+ * is the same either way. */
 #define MEMO_MAX_PIXELS (2u * 1000u * 1000u)
+#define MEMO_MAX_BYTES (4u * 1024u * 1024u)
 
 static struct {
   GMutex lock;
@@ -471,21 +474,29 @@ static gboolean same_limits(const cs_photo_limits_t *a, const cs_photo_limits_t 
          a->max_pixels == b->max_pixels;
 }
 
-static cairo_surface_t *memo_find(GBytes *data, const cs_photo_limits_t *limits) {
+/* The kept surface for these bytes and limits, taken out of the memo; NULL if none. */
+static cairo_surface_t *memo_take(GBytes *data, const cs_photo_limits_t *limits) {
   g_mutex_lock(&memo.lock);
-  cairo_surface_t *found = memo.data && same_limits(&memo.limits, limits) &&
-                                   g_bytes_equal(memo.data, data)
-                               ? cairo_surface_reference(memo.surface)
-                               : NULL;
+  cairo_surface_t *found = NULL;
+  if (memo.data && same_limits(&memo.limits, limits) && g_bytes_equal(memo.data, data)) {
+    found = g_steal_pointer(&memo.surface);
+    g_clear_pointer(&memo.data, g_bytes_unref);
+  }
   g_mutex_unlock(&memo.lock);
   return found;
 }
 
+/* Keeps surface (taken) for the next decode of data under limits. A copy of the bytes, not a
+ * reference: a caller's GBytes may wrap memory it frees after the call (g_bytes_new_static;
+ * the photo fuzzer does, and found a read after free when the memo held a reference). */
 static void memo_keep(GBytes *data, const cs_photo_limits_t *limits, cairo_surface_t *surface) {
+  gsize n = 0;
+  const void *d = g_bytes_get_data(data, &n);
+  GBytes *own = g_bytes_new(d, n);
   g_mutex_lock(&memo.lock);
   g_clear_pointer(&memo.data, g_bytes_unref);
   g_clear_pointer(&memo.surface, cairo_surface_destroy);
-  memo.data = g_bytes_ref(data);
+  memo.data = own;
   memo.limits = *limits;
   memo.surface = surface;
   g_mutex_unlock(&memo.lock);
@@ -500,32 +511,43 @@ static cairo_surface_t *decode(GBytes *data, const cs_photo_limits_t *limits, GE
 
 cairo_surface_t *cs_photo_decode(GBytes *data, const cs_photo_limits_t *limits, GError **error) {
   cs_i18n_init();
-  cairo_surface_t *kept = memo_find(data, limits);
-  if (kept) {
-    cairo_surface_t *copy = copy_surface(kept, error);
-    cairo_surface_destroy(kept);
-    return copy;
-  }
+  cairo_surface_t *kept = memo_take(data, limits);
+  if (kept)
+    return kept;
   cairo_surface_t *upright = decode(data, limits, error);
   if (upright == NULL)
     return NULL;
   guint64 pixels = (guint64)cairo_image_surface_get_width(upright) *
                    (guint64)cairo_image_surface_get_height(upright);
-  if (pixels > MEMO_MAX_PIXELS)
-    return upright;
-  /* the memo keeps this one; the caller gets a copy it may draw on */
-  cairo_surface_t *copy = copy_surface(upright, error);
-  if (copy == NULL) {
-    cairo_surface_destroy(upright);
-    return NULL;
+  if (pixels <= MEMO_MAX_PIXELS && g_bytes_get_size(data) <= MEMO_MAX_BYTES) {
+    /* the memo keeps a copy, which nothing draws on; the caller may draw on its own */
+    g_autoptr(GError) ignored = NULL;
+    cairo_surface_t *copy = copy_surface(upright, &ignored);
+    if (copy)
+      memo_keep(data, limits, copy);
   }
-  memo_keep(data, limits, upright);
-  return copy;
+  return upright;
 }
 
 /* ---- Pixels decoded when first drawn ---- */
 
 static const cairo_user_data_key_t deferred_key;
+
+/* Attaches the JPEG as the surface's mime data: at creation, and again after its pixels are
+ * written (flushing a surface drops its mime data, and cairo wants a surface flushed before
+ * its pixels change). */
+static gboolean attach_jpeg(cairo_surface_t *s, GBytes *jpeg) {
+  gsize len = 0;
+  const guint8 *d = g_bytes_get_data(jpeg, &len);
+  g_bytes_ref(jpeg);
+  if (cairo_surface_set_mime_data(s, CAIRO_MIME_TYPE_JPEG, d, len,
+                                  (cairo_destroy_func_t)g_bytes_unref,
+                                  jpeg) != CAIRO_STATUS_SUCCESS) {
+    g_bytes_unref(jpeg); /* cairo calls no destroy function when it fails */
+    return FALSE;
+  }
+  return TRUE;
+}
 
 cairo_surface_t *cs_photo_new_deferred(GBytes *jpeg, GError **error) {
   gsize len = 0;
@@ -541,12 +563,15 @@ cairo_surface_t *cs_photo_new_deferred(GBytes *jpeg, GError **error) {
   /* cleared pixels until decoded; an encoder's own JPEG has no EXIF turn */
   cairo_surface_t *s =
       cairo_image_surface_create(CAIRO_FORMAT_RGB24, (int)info.width, (int)info.height);
-  if (cairo_surface_status(s) != CAIRO_STATUS_SUCCESS ||
-      cairo_surface_set_mime_data(s, CAIRO_MIME_TYPE_JPEG, d, len,
-                                  (cairo_destroy_func_t)g_bytes_unref,
-                                  g_bytes_ref(jpeg)) != CAIRO_STATUS_SUCCESS ||
-      cairo_surface_set_user_data(s, &deferred_key, g_bytes_ref(jpeg),
-                                  (cairo_destroy_func_t)g_bytes_unref) != CAIRO_STATUS_SUCCESS) {
+  gboolean ok = cairo_surface_status(s) == CAIRO_STATUS_SUCCESS && attach_jpeg(s, jpeg);
+  if (ok) {
+    g_bytes_ref(jpeg);
+    ok = cairo_surface_set_user_data(s, &deferred_key, jpeg,
+                                     (cairo_destroy_func_t)g_bytes_unref) == CAIRO_STATUS_SUCCESS;
+    if (!ok)
+      g_bytes_unref(jpeg);
+  }
+  if (!ok) {
     g_set_error(error, CS_ERROR, CS_ERROR_FAILED, "cannot allocate a %u × %u image: %s",
                 info.width, info.height, cairo_status_to_string(cairo_surface_status(s)));
     cairo_surface_destroy(s);
@@ -556,34 +581,47 @@ cairo_surface_t *cs_photo_new_deferred(GBytes *jpeg, GError **error) {
 }
 
 gboolean cs_photo_ensure_pixels(cairo_surface_t *surface, GError **error) {
-  static GMutex lock; /* a card's surfaces may be drawn from more than one thread */
+  /* a card's surfaces may be drawn from more than one thread; the decode runs outside the lock
+   * (two threads may both decode the same photo: the second finds it done) */
+  static GMutex lock;
   g_mutex_lock(&lock);
   GBytes *jpeg = cairo_surface_get_user_data(surface, &deferred_key);
-  gboolean ok = TRUE;
-  if (jpeg) {
-    cs_photo_limits_t limits = CS_PHOTO_LIMITS_DEFAULT;
-    /* not through the memo: it keeps the job's own photo for the next decode */
-    cs_i18n_init();
-    cairo_surface_t *decoded = decode(jpeg, &limits, error);
-    int w = cairo_image_surface_get_width(surface), h = cairo_image_surface_get_height(surface);
-    ok = decoded && cairo_image_surface_get_width(decoded) == w &&
-         cairo_image_surface_get_height(decoded) == h;
-    if (decoded && !ok)
-      g_set_error(error, CS_ERROR, CS_ERROR_PHOTO, "the embedded JPEG is not %d × %d", w, h);
-    if (ok) {
-      cairo_surface_flush(surface);
+  if (jpeg)
+    g_bytes_ref(jpeg);
+  g_mutex_unlock(&lock);
+  if (jpeg == NULL)
+    return TRUE;
+  cs_i18n_init();
+  cs_photo_limits_t limits = CS_PHOTO_LIMITS_DEFAULT;
+  /* not through the memo: it keeps the job's own photo for the next decode */
+  cairo_surface_t *decoded = decode(jpeg, &limits, error);
+  int w = cairo_image_surface_get_width(surface), h = cairo_image_surface_get_height(surface);
+  gboolean ok = decoded && cairo_image_surface_get_width(decoded) == w &&
+                cairo_image_surface_get_height(decoded) == h;
+  if (decoded && !ok)
+    g_set_error(error, CS_ERROR, CS_ERROR_PHOTO, "the embedded JPEG is not %d × %d", w, h);
+  if (ok) {
+    g_mutex_lock(&lock);
+    if (cairo_surface_get_user_data(surface, &deferred_key)) {
+      cairo_surface_flush(surface); /* cairo wants it flushed before the pixels change */
       guint8 *dst = cairo_image_surface_get_data(surface);
       const guint8 *src = cairo_image_surface_get_data(decoded);
-      int ds = cairo_image_surface_get_stride(surface), ss = cairo_image_surface_get_stride(decoded);
+      int ds = cairo_image_surface_get_stride(surface);
+      int ss = cairo_image_surface_get_stride(decoded);
       for (int y = 0; y < h; y++)
         memcpy(dst + (gsize)y * ds, src + (gsize)y * ss, (gsize)w * 4);
       cairo_surface_mark_dirty(surface);
+      /* a PDF of the card drawn after this still embeds the JPEG, not deflated pixels */
+      ok = attach_jpeg(surface, jpeg);
+      if (!ok)
+        g_set_error(error, CS_ERROR, CS_ERROR_FAILED, "cannot keep the photo's JPEG");
       cairo_surface_set_user_data(surface, &deferred_key, NULL, NULL);
     }
-    if (decoded)
-      cairo_surface_destroy(decoded);
+    g_mutex_unlock(&lock);
   }
-  g_mutex_unlock(&lock);
+  if (decoded)
+    cairo_surface_destroy(decoded);
+  g_bytes_unref(jpeg);
   return ok;
 }
 

@@ -45,13 +45,16 @@ gboolean cs_photo_verify(GBytes *data, const cs_photo_limits_t *limits, cs_photo
  * sRGB, ICC profiles are not converted). Errors as cs_photo_verify(). Free the result with
  * cairo_surface_destroy(). */
 cairo_surface_t *cs_photo_decode(GBytes *data, const cs_photo_limits_t *limits, GError **error);
+/* (The last small photo decoded is kept for one more decode of the same bytes and limits,
+ * which takes it: validation and layout decode a job's photo once. photo.c.) */
 /* An RGB24 surface of the JPEG's size that carries it as CAIRO_MIME_TYPE_JPEG and whose pixels
  * are decoded only when cs_photo_ensure_pixels() asks for them: a PDF embeds the JPEG and
  * never reads them. Errors as cs_photo_probe(), or CS_ERROR_UNSUPPORTED if it is no JPEG. */
 cairo_surface_t *cs_photo_new_deferred(GBytes *jpeg, GError **error);
 /* Decodes a deferred surface's pixels, once; any other surface is left as it is. Call it
- * before anything reads the pixels (a raster draw). FALSE with error if the JPEG does not
- * decode to the surface's size (its pixels then stay cleared). */
+ * before anything reads the pixels (a raster draw). The JPEG stays attached as mime data. FALSE
+ * with error if the JPEG does not decode to the surface's size (its pixels then stay
+ * cleared). */
 gboolean cs_photo_ensure_pixels(cairo_surface_t *surface, GError **error);
 /* A new RGB24 surface of exactly width x height pixels: photo (an opaque image surface, as from
  * cs_photo_decode()) centre-cropped to that aspect ratio and resampled, area-averaged when

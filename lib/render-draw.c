@@ -236,9 +236,12 @@ static void draw_photo(cairo_t *cr, const card_side_t *cs, const cs_element_t *e
   if (img && photo_target(target) &&
       cairo_surface_get_type(cairo_get_target(cr)) != CAIRO_SURFACE_TYPE_PDF) {
     g_autoptr(GError) error = NULL;
-    /* our own encoder's JPEG, already probed: only memory can fail here */
-    if (!cs_photo_ensure_pixels(img, &error))
-      g_critical("photo of the card left blank: %s", error->message);
+    /* the outputs with an error to return asked first (cs_card_photos_ready); here only
+     * memory can fail, and the photo is then left out rather than drawn black */
+    if (!cs_photo_ensure_pixels(img, &error)) {
+      g_critical("the card's photo is not drawn: %s", error->message);
+      img = NULL;
+    }
   }
   if (img && photo_target(target) && !draw_photo_resampled(cr, img, e)) {
     int w = cairo_image_surface_get_width(img), h = cairo_image_surface_get_height(img);

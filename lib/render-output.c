@@ -421,6 +421,8 @@ gboolean cs_card_write_png(const cs_card_t *card, const char *side, double dpi, 
                 side);
     return FALSE;
   }
+  if (!cs_card_photos_ready(card, error))
+    return FALSE;
   cairo_surface_t *img = cs_card_render_image(card, side, dpi, CS_RENDER_COMPOSITE);
   g_autofree char *desc = cs_card_describe(card);
   gboolean ok = write_png(path, PNG_RGBA, (guint)cairo_image_surface_get_width(img),
@@ -537,6 +539,8 @@ cs_planes_t *cs_card_render_planes(const cs_card_t *card, const char *side,
                 g->scale, g->k_policy);
     return NULL;
   }
+  if (!cs_card_photos_ready(card, error))
+    return NULL;
   /* the K policy moves resin elements into the colour panel, drawn black there */
   static const cs_render_target_t colour_target[] = {CS_RENDER_COLOUR, CS_RENDER_COLOUR_TEXT,
                                                      CS_RENDER_COMPOSITE};

@@ -49,6 +49,9 @@ struct cs_card {
 };
 
 card_side_t *cs_card_find_side(const cs_card_t *card, const char *name);
+/* Decodes every photo's pixels the card will draw (photo.h: they wait for a raster), so a
+ * raster output fails with the reason instead of drawing a photo it could not decode. */
+gboolean cs_card_photos_ready(const cs_card_t *card, GError **error);
 void cs_card_draw_range(const cs_card_t *card, const card_side_t *side, cairo_t *cr,
                         cs_render_target_t target, guint first);
 /* As cs_card_draw_range(), each element clipped to where it can draw, those places (device

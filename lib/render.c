@@ -571,6 +571,19 @@ card_side_t *cs_card_find_side(const cs_card_t *card, const char *name) {
   return NULL;
 }
 
+gboolean cs_card_photos_ready(const cs_card_t *card, GError **error) {
+  for (guint i = 0; i < card->sides->len; i++) {
+    const card_side_t *cs = card->sides->pdata[i];
+    GHashTableIter it;
+    gpointer photo;
+    g_hash_table_iter_init(&it, cs->photos);
+    while (g_hash_table_iter_next(&it, NULL, &photo))
+      if (!cs_photo_ensure_pixels(photo, error))
+        return FALSE;
+  }
+  return TRUE;
+}
+
 gboolean cs_card_has_side(const cs_card_t *card, const char *side) {
   return cs_card_find_side(card, side) != NULL;
 }

@@ -526,6 +526,11 @@ static void test_deferred(void) {
   g_assert_cmphex(pixel(s, 177, 100) & 0xFFFFFF, ==, 0);
   g_assert_true(cs_photo_ensure_pixels(s, &error));
   g_assert_no_error(error);
+  /* still the JPEG's surface for a PDF (writing the pixels drops cairo's mime data) */
+  mime = NULL;
+  mime_len = 0;
+  cairo_surface_get_mime_data(s, CAIRO_MIME_TYPE_JPEG, &mime, &mime_len);
+  g_assert_cmpmem(mime, mime_len, d, n);
   cairo_surface_t *decoded = decode_bytes(jpeg);
   check_same(decoded, s, 0);
   g_assert_true(cs_photo_ensure_pixels(s, &error));

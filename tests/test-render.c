@@ -199,6 +199,44 @@ static void test_deterministic(void) {
 
 /* ---- PDF ---- */
 
+/* The photo's pixels wait for the first raster; a PDF written after a raster of the same
+ * card still embeds the photo as its JPEG (cairo drops a surface's mime data when its pixels
+ * change), and one written before has the same photo stream. */
+static gboolean pdf_has_jpeg(const char *path) {
+  g_autofree char *data = NULL;
+  gsize n = 0;
+  g_assert_true(g_file_get_contents(path, &data, &n, NULL));
+  return memmem(data, n, "/DCTDecode", 10) != NULL; /* binary: not g_strstr_len */
+}
+
+static void test_photo_raster_then_pdf(void) {
+  g_autoptr(cs_record_t) r = load_record("examples/special-operation.json");
+  g_autoptr(cs_card_t) card = lay_out(r, card_sides, NULL);
+  g_autofree char *dir = g_dir_make_tmp("cs-render-XXXXXX", NULL);
+  g_autofree char *before = g_build_filename(dir, "before.pdf", NULL);
+  g_autofree char *after = g_build_filename(dir, "after.pdf", NULL);
+  g_autoptr(GError) error = NULL;
+  cs_pdf_writer_t *w = cs_pdf_writer_new(before, "t", &error);
+  g_assert_true(cs_pdf_writer_add(w, card, card_sides, &error));
+  g_assert_true(cs_pdf_writer_close(w, &error));
+  cs_plane_geometry_t g;
+  cs_plane_geometry_init(&g, 1016, 648, 300);
+  cs_planes_t *planes = cs_card_render_planes(card, "front", &g, &error);
+  g_assert_no_error(error);
+  cs_planes_free(planes);
+  w = cs_pdf_writer_new(after, "t", &error);
+  g_assert_true(cs_pdf_writer_add(w, card, card_sides, &error));
+  g_assert_true(cs_pdf_writer_close(w, &error));
+  g_assert_true(pdf_has_jpeg(before));
+  g_assert_true(pdf_has_jpeg(after));
+  g_autofree char *a = NULL, *b = NULL;
+  gsize la = 0, lb = 0;
+  g_assert_true(g_file_get_contents(before, &a, &la, NULL));
+  g_assert_true(g_file_get_contents(after, &b, &lb, NULL));
+  g_assert_cmpuint(la, ==, lb); /* the same objects; only the creation time may differ */
+  testutil_remove_dir(dir);
+}
+
 static void test_pdf(void) {
   g_autoptr(cs_record_t) r = load_record("examples/special-operation.json");
   g_autoptr(cs_card_t) card = lay_out(r, card_sides, NULL);
@@ -600,6 +638,7 @@ int main(int argc, char **argv) {
   }
   g_test_add_func("/render/deterministic", test_deterministic);
   g_test_add_func("/render/pdf", test_pdf);
+  g_test_add_func("/render/photo-raster-then-pdf", test_photo_raster_then_pdf);
   g_test_add_func("/render/planes-300", test_planes_300);
   g_test_add_func("/render/planes-600", test_planes_600);
   g_test_add_func("/render/planes-after-other-cards", test_planes_after_other_cards);
