@@ -562,6 +562,14 @@ static const broken_t broken[] = {
       "\"x\": 10, \"y\": 10, \"w\": 30, \"h\": 30, \"count\": 6, \"period\": 40, "
       "\"amplitude\": 4, \"stroke_width\": 0.4}"},
      CS_ERROR_LAYOUT, {"$.sides[0].elements[2]: ", "bend tighter", "half their width (0.200 mm)"}},
+    /* deep lobes: the bend is sharper than any sample of the curve sees (true radius 0.0029
+     * mm; the samples alone measured 0.017, which would have passed) */
+    {"guilloche-rosette-sharp-between-samples", NULL,
+     {"sides.0.elements.+",
+      "{\"type\": \"guilloche\", \"style\": \"rosette\", \"stroke\": \"#00000040\", "
+      "\"x\": 10, \"y\": 10, \"w\": 30, \"h\": 30, \"count\": 5, \"period\": 39, "
+      "\"amplitude\": 4.5, \"stroke_width\": 0.02}"},
+     CS_ERROR_LAYOUT, {"$.sides[0].elements[2]: ", "bend tighter (radius 0.003 mm)"}},
     {"guilloche-waves-too-tight", NULL,
      {"sides.0.elements.+",
       "{\"type\": \"guilloche\", \"stroke\": \"#00000040\", \"amplitude\": 6, "
