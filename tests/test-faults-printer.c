@@ -6,10 +6,12 @@
  * it resolves every card that needed attention as spoiled with `cardspool resolve`; once, with
  * a printer jammed, it stops the daemon with SIGTERM and starts it again.
  *
- * The cards come as one batch per printer, each sent to its printer (--printer): a shared queue
- * gives each printer as many cards as its speed and its faults let it take, so a printer held
- * up by its faults could finish the run before its schedule's last card, and the test would
- * depend on timing (CI once saw evo's 28th card never come).
+ * The cards come as four batches. The first, 30 cards for any printer, is the oldest, so the
+ * printers share it first, while the early faults strike: a printer at fault leaves the shared
+ * cards to the others. Then one batch per printer, sent to it (--printer), so that every
+ * schedule is reached whatever the timing: with one shared queue a printer held up by its
+ * faults could finish the run before its schedule's last fault (CI once saw evo's 28th card
+ * never come).
  *
  * What must hold: no job fails (retry-limit is 1, so a printer fault counted against a job
  * would fail it), no attempt is counted against any job; a card not fed is printed later, once,
@@ -48,8 +50,6 @@
 typedef struct {
   const char *name, *model;
   const char *faults; /* the schedule: FAULT@CARD/feed|mid */
-  guint cards;        /* its batch's size; the batches add up to N_CARDS */
-  gint64 batch;
   char *journal, *fix;
   gint64 fault_since; /* monotonic µs the fault now shown was first seen, 0: none */
   gint64 fixed_at;    /* when the operator last fixed it, 0: waiting for nothing */
@@ -62,13 +62,24 @@ typedef struct {
 static printer_t printers[] = {
     {.name = "evo", .model = "evolis",
      .faults = "ribbon-out@4/feed,cover-open@5/feed,jam@12/mid,unplug@20/feed,"
-               "feeder-empty@28/mid",
-     .cards = 80},
+               "feeder-empty@28/mid"},
     {.name = "rio", .model = "magicard-rio",
-     .faults = "feeder-empty@6/feed,unplug@14/mid,ribbon-out@22/mid", .cards = 60},
-    {.name = "enduro", .model = "magicard-enduro", .faults = "jam@8/feed,cover-open@16/mid",
-     .cards = 60},
+     .faults = "feeder-empty@6/feed,unplug@14/mid,ribbon-out@22/mid"},
+    {.name = "enduro", .model = "magicard-enduro", .faults = "jam@8/feed,cover-open@16/mid"},
 };
+
+typedef struct {
+  const char *name;
+  const char *printer; /* NULL: any printer */
+  guint cards;         /* the batches add up to N_CARDS */
+  gint64 id;
+} batch_t;
+
+/* Each printer's own batch is more than its schedule's last fault card. */
+static batch_t batches[] = {{"shared", NULL, 30, 0},
+                            {"evo", "evo", 70, 0},
+                            {"rio", "rio", 50, 0},
+                            {"enduro", "enduro", 50, 0}};
 
 static struct {
   char *dir, *socket, *server, *conf, *log;
@@ -310,9 +321,9 @@ static void restart(void) {
     g_autoptr(cs_store_t) store = cs_store_open(store_path, &error);
     g_assert_no_error(error);
     gint64 counts[CS_JOB_CANCELLED + 1] = {0};
-    for (guint i = 0; i < G_N_ELEMENTS(printers); i++) {
+    for (guint i = 0; i < G_N_ELEMENTS(batches); i++) {
       gint64 batch[CS_JOB_CANCELLED + 1] = {0};
-      g_assert_true(cs_store_count_jobs(store, printers[i].batch, batch, &error));
+      g_assert_true(cs_store_count_jobs(store, batches[i].id, batch, &error));
       for (guint k = 0; k < G_N_ELEMENTS(counts); k++)
         counts[k] += batch[k];
     }
@@ -436,15 +447,15 @@ static void resolve_attention(void) {
 /* The batches' counts; a failed job ends the test. TRUE once every card is printed. */
 static gboolean batch_done(void) {
   gboolean done = TRUE;
-  for (guint i = 0; i < G_N_ELEMENTS(printers); i++) {
-    const printer_t *p = &printers[i];
-    g_autofree char *path = g_strdup_printf("/v1/batches/%" G_GINT64_FORMAT, p->batch);
+  for (guint i = 0; i < G_N_ELEMENTS(batches); i++) {
+    const batch_t *p = &batches[i];
+    g_autofree char *path = g_strdup_printf("/v1/batches/%" G_GINT64_FORMAT, p->id);
     g_autoptr(JsonNode) n = api("GET", path);
     JsonObject *counts = json_object_get_object_member(obj(n), "counts");
     g_assert_cmpint(json_object_get_int_member(obj(n), "total"), ==, p->cards);
     if (json_object_get_int_member(counts, "failed") > 0) {
       g_autofree char *failed = g_strdup_printf("/v1/jobs?state=failed&batch=%" G_GINT64_FORMAT,
-                                                p->batch);
+                                                p->id);
       g_autoptr(JsonNode) f = api("GET", failed);
       g_autofree char *text = json_to_string(f, TRUE);
       g_error("jobs failed because of printer faults:\n%s", text);
@@ -555,18 +566,20 @@ static void test_faults(void) {
   gint64 t0 = g_get_monotonic_time();
   g_autofree char *photos = testutil_src("examples/photos");
   guint first = 0;
-  for (guint i = 0; i < G_N_ELEMENTS(printers); i++) {
-    printer_t *p = &printers[i];
-    g_autofree char *batch_file = write_batch(p->name, first, p->cards);
-    first += p->cards;
-    const char *submit[] = {"batch", batch_file, "--photos", photos, "--printer", p->name,
-                            "--json", "--no-wait", NULL};
+  for (guint i = 0; i < G_N_ELEMENTS(batches); i++) {
+    batch_t *b = &batches[i];
+    g_autofree char *batch_file = write_batch(b->name, first, b->cards);
+    first += b->cards;
+    const char *submit[] = {"batch",  batch_file, "--photos",   photos,
+                            "--json", "--no-wait", "--printer", b->printer, NULL};
+    if (b->printer == NULL)
+      submit[6] = NULL; /* any printer */
     g_autofree char *out = NULL;
     g_assert_cmpint(cli(submit, &out), ==, 0);
     g_autoptr(JsonNode) answer = testutil_parse(out);
-    g_assert_cmpint(json_object_get_int_member(obj(answer), "accepted"), ==, p->cards);
-    p->batch = json_object_get_int_member(obj(answer), "batch");
-    g_assert_cmpint(p->batch, >, 0);
+    g_assert_cmpint(json_object_get_int_member(obj(answer), "accepted"), ==, b->cards);
+    b->id = json_object_get_int_member(obj(answer), "batch");
+    g_assert_cmpint(b->id, >, 0);
   }
   g_assert_cmpuint(first, ==, N_CARDS);
 
@@ -593,16 +606,16 @@ static void test_faults(void) {
   g_autofree char *store_path = g_build_filename(fx.dir, "store.sqlite", NULL);
   g_autoptr(cs_store_t) store = cs_store_open(store_path, &error);
   g_assert_no_error(error);
-  g_autoptr(GPtrArray) batches = g_ptr_array_new_with_free_func(
+  g_autoptr(GPtrArray) lists = g_ptr_array_new_with_free_func(
       (GDestroyNotify)g_ptr_array_unref);
   g_autoptr(GHashTable) by_id = g_hash_table_new(g_int64_hash, g_int64_equal);
   g_autoptr(GHashTable) printer_of = g_hash_table_new(g_int64_hash, g_int64_equal);
-  for (guint p = 0; p < G_N_ELEMENTS(printers); p++) {
-    cs_job_filter_t filter = {.state = -1, .batch_id = printers[p].batch, .limit = 1000};
+  for (guint p = 0; p < G_N_ELEMENTS(batches); p++) {
+    cs_job_filter_t filter = {.state = -1, .batch_id = batches[p].id, .limit = 1000};
     GPtrArray *jobs = cs_store_list_jobs(store, &filter, &error);
     g_assert_no_error(error);
-    g_ptr_array_add(batches, jobs);
-    g_assert_cmpuint(jobs->len, ==, printers[p].cards);
+    g_ptr_array_add(lists, jobs);
+    g_assert_cmpuint(jobs->len, ==, batches[p].cards);
     for (guint i = 0; i < jobs->len; i++) {
       cs_store_job_t *j = jobs->pdata[i];
       g_assert_cmpstr(cs_job_state_name(j->state), ==, "printed");
@@ -610,7 +623,7 @@ static void test_faults(void) {
         g_error("job %" G_GINT64_FORMAT ": %u attempts counted (%s)", j->id, j->attempts,
                 j->message ? j->message : "");
       g_hash_table_insert(by_id, &j->id, j);
-      g_hash_table_insert(printer_of, &j->id, (gpointer)printers[p].name);
+      g_hash_table_insert(printer_of, &j->id, (gpointer)batches[p].printer); /* NULL: any */
     }
   }
   g_assert_cmpuint(g_hash_table_size(by_id), ==, N_CARDS);
@@ -621,23 +634,27 @@ static void test_faults(void) {
   g_autoptr(GHashTable) not_fed = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free,
                                                         NULL);
   g_autoptr(GPtrArray) counts = g_ptr_array_new_with_free_func(g_free);
-  guint aborted = 0, n_not_fed = 0;
+  guint aborted = 0, n_not_fed = 0, sharing = 0;
   g_autoptr(GHashTable) qrs = g_hash_table_new(g_str_hash, g_str_equal);
   g_autoptr(GPtrArray) journals = g_ptr_array_new_with_free_func(
       (GDestroyNotify)g_ptr_array_unref);
   for (guint i = 0; i < G_N_ELEMENTS(printers); i++) {
     GPtrArray *journal = check_journal(&printers[i], printed, not_fed, &n_not_fed, &aborted);
     g_ptr_array_add(journals, journal);
-    guint n = 0;
+    guint n = 0, shared = 0;
     for (guint k = 0; k < journal->len; k++) {
       const entry_t *e = journal->pdata[k];
       if (!g_str_equal(e->event, "card"))
         continue;
-      /* its batch's printer, and no other, not fed and aborted cards too */
-      g_assert_cmpstr(g_hash_table_lookup(printer_of, &e->job), ==, printers[i].name);
+      /* a card of a printer's own batch only on it, not fed and aborted ones too */
+      g_assert_true(g_hash_table_contains(printer_of, &e->job));
+      const char *own = g_hash_table_lookup(printer_of, &e->job);
+      if (own)
+        g_assert_cmpstr(own, ==, printers[i].name);
       if (!g_str_equal(e->outcome, "printed"))
         continue;
       n++;
+      shared += own == NULL;
       /* no card twice on plastic: every QR differs, and it is the job's card */
       g_assert_false(g_hash_table_contains(qrs, e->qr));
       g_hash_table_add(qrs, e->qr);
@@ -652,8 +669,11 @@ static void test_faults(void) {
       g_assert_cmpint(card->serial, ==, j->serial);
       g_assert_cmpstr(cs_card_state_name(card->state), ==, "printed");
     }
-    g_ptr_array_add(counts, g_strdup_printf("%s %u", printers[i].name, n));
+    g_ptr_array_add(counts, g_strdup_printf("%s %u (%u shared)", printers[i].name, n, shared));
+    sharing += shared > 0;
   }
+  /* the shared batch went to more than one printer: the queue was shared under faults */
+  g_assert_cmpuint(sharing, >=, 2);
   g_assert_cmpuint(g_hash_table_size(printed), ==, N_CARDS);
   GHashTableIter it;
   gpointer k, v;

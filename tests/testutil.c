@@ -95,8 +95,7 @@ testutil_result_t testutil_cardspool(const char *const *args, const char *const 
   env = g_environ_unsetenv(env, "CARDSPOOL_TOKEN");
   for (guint i = 0; env_extra && env_extra[i]; i++) {
     g_auto(GStrv) kv = g_strsplit(env_extra[i], "=", 2);
-    g_assert_nonnull(kv[1]);
-    env = *kv[1] ? g_environ_setenv(env, kv[0], kv[1], TRUE) : g_environ_unsetenv(env, kv[0]);
+    env = kv[1] ? g_environ_setenv(env, kv[0], kv[1], TRUE) : g_environ_unsetenv(env, kv[0]);
   }
   testutil_result_t r = {0};
   g_autoptr(GError) error = NULL;

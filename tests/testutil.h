@@ -34,6 +34,7 @@ typedef struct {
 void testutil_result_clear(testutil_result_t *r);
 /* Runs the cardspool command ($CS_TEST_CARDSPOOL) with args (NULL-terminated) and waits for
  * it: in the C.UTF-8 locale, without the test's LANGUAGE and CARDSPOOL_TOKEN; env_extra is
- * NULL or "NAME=value" strings ("NAME=" unsets NAME). Asserts it exited (no signal) and that
- * no sanitizer reported anything, and logs the command line, exit status and output. */
+ * NULL or "NAME=value" strings ("NAME=" sets NAME empty, a bare "NAME" unsets it). Asserts it
+ * exited (no signal) and that no sanitizer reported anything, and logs the command line, exit
+ * status and output. */
 testutil_result_t testutil_cardspool(const char *const *args, const char *const *env_extra);
