@@ -196,7 +196,13 @@ GBytes *cs_file_read_secret(const char *path, gsize max_bytes, GError **error) {
 
 void cs_memory_tune(void) {
 #ifdef __GLIBC__
-  mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
-  mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
+  /* an administrator's own malloc settings win */
+  const char *tunables = g_getenv("GLIBC_TUNABLES");
+  if ((tunables && strstr(tunables, "glibc.malloc.")) || g_getenv("MALLOC_MMAP_THRESHOLD_") ||
+      g_getenv("MALLOC_TRIM_THRESHOLD_"))
+    return;
+  /* refused where the value is over glibc's own maximum (32-bit): then glibc keeps adapting */
+  if (mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024) == 1)
+    mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
 #endif
 }

@@ -40,7 +40,8 @@ const char *cs_resource_dir(const char *env_var, const char *installed, const ch
  * threshold, and the renderer keeps its largest surfaces for the next card, so that free may
  * never come: every buffer is then mapped, faulted in page by page and unmapped again, which
  * made the printer encoders 6 times slower (5 -> 31 ms a card, bench-protocol). This starts
- * glibc where its own adaptation ends (mmap above 32 MiB, trim above 64 MiB). */
+ * glibc where its own adaptation ends (mmap above 32 MiB, trim above 64 MiB), unless the
+ * environment sets glibc's malloc tunables itself. */
 void cs_memory_tune(void);
 
 G_END_DECLS
