@@ -80,30 +80,11 @@ static int daemon_stop(daemon_t *d, int sig) {
 
 /* The example job with its photo embedded (the store keeps complete jobs), one per holder. */
 static void submit_jobs(cs_store_t *store) {
-  g_autofree char *example = testutil_src("examples/special-operation.json");
-  g_autofree char *photo_path = testutil_src("examples/photos/holder-male.jpg");
-  g_autoptr(cs_report_t) report = cs_report_new();
   g_autoptr(GError) error = NULL;
-  g_autoptr(cs_job_t) job = cs_job_load_file(example, report, &error);
-  g_assert_no_error(error);
-  g_assert_nonnull(job);
-  char *photo = NULL;
-  gsize photo_len = 0;
-  g_assert_true(g_file_get_contents(photo_path, &photo, &photo_len, NULL));
-  g_clear_pointer(&job->record->photo.path, g_free);
-  job->record->photo.data = g_bytes_new_take(photo, photo_len);
-  g_assert_cmpstr(job->record->issuing_authority_code, ==, AUTHORITY);
-
   for (guint i = 0; i < N_JOBS; i++) {
-    /* odd sequence numbers: the holder is male, as the example */
-    g_autofree char *seq = g_strdup_printf("%03u", 2 * i + 1);
-    g_autofree char *id = testutil_id("110105", "19850312", seq);
-    g_free(job->record->id_number);
-    job->record->id_number = g_strdup(id);
-    g_free(job->record->certificate_number);
-    job->record->certificate_number = g_strconcat("T", id, NULL);
-    g_free(job->reference);
-    job->reference = g_strdup_printf("crash-%03u", i);
+    g_autofree char *reference = g_strdup_printf("crash-%03u", i);
+    g_autoptr(cs_job_t) job = testutil_holder_job(i, reference);
+    g_assert_cmpstr(job->record->issuing_authority_code, ==, AUTHORITY);
     g_autofree char *text = cs_job_to_string(job);
     g_autofree char *sha = g_compute_checksum_for_string(G_CHECKSUM_SHA256, text, -1);
     cs_store_submit_t submit = {

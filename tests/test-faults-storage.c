@@ -300,26 +300,7 @@ static int daemon_stop(fx_t *f) {
 
 /* The example job, for a holder of its own, photo embedded, as one JSON document. */
 static GBytes *job_body(fx_t *f, const char *reference) {
-  g_autofree char *example = testutil_src("examples/special-operation.json");
-  g_autofree char *photo_path = testutil_src("examples/photos/holder-male.jpg");
-  g_autoptr(cs_report_t) report = cs_report_new();
-  g_autoptr(GError) error = NULL;
-  g_autoptr(cs_job_t) job = cs_job_load_file(example, report, &error);
-  g_assert_no_error(error);
-  char *photo = NULL;
-  gsize photo_len = 0;
-  g_assert_true(g_file_get_contents(photo_path, &photo, &photo_len, NULL));
-  g_clear_pointer(&job->record->photo.path, g_free);
-  job->record->photo.data = g_bytes_new_take(photo, photo_len);
-  /* odd sequence numbers: the holder is male, as the example */
-  g_autofree char *seq = g_strdup_printf("%03u", 2 * f->serial++ + 1);
-  g_autofree char *id = testutil_id("110105", "19850312", seq);
-  g_free(job->record->id_number);
-  job->record->id_number = g_strdup(id);
-  g_free(job->record->certificate_number);
-  job->record->certificate_number = g_strconcat("T", id, NULL);
-  g_free(job->reference);
-  job->reference = g_strdup(reference);
+  g_autoptr(cs_job_t) job = testutil_holder_job(f->serial++, reference);
   char *text = cs_job_to_string(job);
   return g_bytes_new_take(text, strlen(text));
 }

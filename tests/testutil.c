@@ -60,6 +60,29 @@ void testutil_remove_dir(const char *dir) {
   g_rmdir(dir);
 }
 
+cs_job_t *testutil_holder_job(guint n, const char *reference) {
+  g_autofree char *example = testutil_src("examples/special-operation.json");
+  g_autofree char *photo_path = testutil_src("examples/photos/holder-male.jpg");
+  g_autoptr(cs_report_t) report = cs_report_new();
+  g_autoptr(GError) error = NULL;
+  cs_job_t *job = cs_job_load_file(example, report, &error);
+  g_assert_no_error(error);
+  g_assert_nonnull(job);
+  char *photo = NULL;
+  gsize photo_len = 0;
+  g_assert_true(g_file_get_contents(photo_path, &photo, &photo_len, NULL));
+  g_clear_pointer(&job->record->photo.path, g_free);
+  job->record->photo.data = g_bytes_new_take(photo, photo_len);
+  g_autofree char *seq = g_strdup_printf("%03u", 2 * n + 1);
+  g_free(job->record->id_number);
+  job->record->id_number = testutil_id("110105", "19850312", seq);
+  g_free(job->record->certificate_number);
+  job->record->certificate_number = g_strconcat("T", job->record->id_number, NULL);
+  g_free(job->reference);
+  job->reference = g_strdup(reference);
+  return job;
+}
+
 cs_card_t *testutil_example_card(cs_renderer_t *renderer, const char *example,
                                  const char *const *sides) {
   static const char *const both[] = {"front", "back", NULL};

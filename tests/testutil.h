@@ -5,6 +5,7 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
+#include "record.h"
 #include "render.h"
 
 /* A file in the source tree, e.g. testutil_src("examples/special-operation.json"). */
@@ -19,6 +20,11 @@ char *testutil_to_string(JsonNode *root);
 void testutil_remove_dir(const char *dir);
 /* A valid ID number with the given 6-digit area, birth date YYYYMMDD and 3-digit sequence. */
 char *testutil_id(const char *area, const char *birth, const char *seq);
+
+/* The job of examples/special-operation.json for holder n of a test's own: the example's photo
+ * embedded (the store keeps complete jobs), ID number 110105-19850312 with sequence 2n + 1
+ * (odd: male, as the example's photo), certificate number "T" + the ID, the given reference. */
+cs_job_t *testutil_holder_job(guint n, const char *reference);
 
 /* The card for an example job (e.g. "examples/special-operation.json"), laid out for the given
  * sides (NULL: front and back), unsigned. Aborts the test on any error. */
